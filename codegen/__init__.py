@@ -1,0 +1,1 @@
+"""The SDK's code generator: models via datamodel-code-generator, operations via templates."""

@@ -1,0 +1,156 @@
+"""Lenient scalar types for ClickSend's wire format.
+
+The generated models refer to these through the spec's component schemas (``Money``,
+``UnixTime``, ``IntLike``) and the ``type-overrides`` in pyproject.toml. Each one accepts every
+shape the real API has been seen to send and serialises back to the documented shape.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+__all__ = [
+    "IntLike",
+    "Money",
+    "UnixTime",
+    "VoxDateTime",
+    "parse_int",
+    "parse_money",
+    "parse_unix_time",
+    "parse_vox_datetime",
+]
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_money(value: Any) -> Decimal | None:
+    """``"2.4200"``, ``0.07`` and ``11`` become exact ``Decimal`` values; ``""`` becomes None."""
+    if _is_blank(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected a number or numeric string, got a boolean")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, (int, float, str)):
+        try:
+            # str(float) is the shortest round-trip form: 0.07 stays 0.07, not 0.0700000000000000066
+            result = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"expected a decimal number, got {value!r}") from None
+        if not result.is_finite():
+            raise ValueError(f"expected a finite decimal number, got {value!r}")
+        return result
+    raise ValueError(f"expected a number or numeric string, got {type(value).__name__}")
+
+
+def _money_to_json(value: Decimal | None) -> int | float | None:
+    # JSON has no decimal type; a float's repr round-trips any value of <= 15 significant digits.
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def parse_unix_time(value: Any) -> datetime | None:
+    """Unix seconds as int or numeric string become an aware UTC datetime; ``""``/``"0"``/null None.
+
+    A ``datetime`` passes through (naive ones are taken as local time, as ``datetime.timestamp``
+    does); a ``date`` means its midnight UTC.
+    """
+    if _is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.astimezone()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, bool):
+        raise ValueError("expected unix seconds, got a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds: float = int(text)
+        except ValueError:
+            try:
+                seconds = float(text)
+            except ValueError:
+                raise ValueError(f"expected unix seconds, got {value!r}") from None
+    elif isinstance(value, (int, float)):
+        seconds = value
+    else:
+        raise ValueError(f"expected unix seconds, got {type(value).__name__}")
+    if seconds == 0:
+        return None  # ClickSend writes 0 for "never" (e.g. an unscheduled message).
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"unix time out of range: {value!r}") from None
+
+
+def _unix_time_to_json(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+def parse_int(value: Any) -> int | None:
+    """Ids and counts: ``"76468"`` and ``"1.00"`` become ints; ``""``/null become None."""
+    if _is_blank(value):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (str, Decimal)):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"expected an integer, got {value!r}") from None
+        if number.is_finite() and number == number.to_integral_value():
+            return int(number)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+Money = Annotated[
+    Decimal | None,
+    BeforeValidator(parse_money),
+    PlainSerializer(_money_to_json, when_used="json"),
+]
+UnixTime = Annotated[
+    datetime | None,
+    BeforeValidator(parse_unix_time),
+    PlainSerializer(_unix_time_to_json, when_used="json"),
+]
+IntLike = Annotated[int | None, BeforeValidator(parse_int)]
+
+
+def parse_vox_datetime(value: Any) -> datetime | None:
+    """Voximplant's ``"2024-05-29 15:05:26"`` (UTC unless the account chose another timezone)."""
+    if _is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"expected 'YYYY-MM-DD HH:MM:SS', got {value!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    raise ValueError(f"expected 'YYYY-MM-DD HH:MM:SS', got {type(value).__name__}")
+
+
+def _vox_datetime_to_json(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+VoxDateTime = Annotated[
+    datetime | None,
+    BeforeValidator(parse_vox_datetime),
+    PlainSerializer(_vox_datetime_to_json, when_used="json"),
+]
