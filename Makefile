@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+CODE   := src tests codegen $(wildcard bench)
 
 .PHONY: install codegen codegen-check validate-spec lint format typecheck pytest test bench demo clean
 
@@ -24,12 +25,12 @@ validate-spec: $(STAMP)
 	$(VENV)/bin/openapi-spec-validator openapi/clicksend.yaml openapi/voximplant.yaml
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests codegen bench
-	$(VENV)/bin/ruff format --check src tests codegen bench
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix src tests codegen bench
-	$(VENV)/bin/ruff format src tests codegen bench
+	$(VENV)/bin/ruff check --fix $(CODE)
+	$(VENV)/bin/ruff format $(CODE)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src
