@@ -28,10 +28,11 @@ def run_models(check: bool) -> bool:
 def rendered_files() -> dict[Path, str]:
     """Every file the templates produce, by path: the typed operations and their docs."""
     from codegen.docs import render_api_md
+    from codegen.resources import render_resources
     from codegen.spec import clicksend_resources
 
     resources = clicksend_resources()
-    return {ROOT / "docs" / "api.md": render_api_md(resources)}
+    return {ROOT / "docs" / "api.md": render_api_md(resources), **render_resources(resources)}
 
 
 def sync_files(files: dict[Path, str], check: bool) -> bool:

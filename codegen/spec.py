@@ -24,6 +24,15 @@ class Param:
 
 
 @dataclass
+class BodyField:
+    name: str  # wire name
+    py_name: str
+    schema: dict[str, Any]
+    required: bool
+    description: str = ""
+
+
+@dataclass
 class Operation:
     operation_id: str
     resource: str
@@ -39,6 +48,26 @@ class Operation:
     request_model: str | None = None
     response_model: str = ""
     documented_as: str | None = None
+    body_fields: list[BodyField] = field(default_factory=list)
+    data_schema: dict[str, Any] = field(default_factory=dict)  # the envelope's `data`
+    page_model: str | None = None  # paginated: the page schema (shared Page + typed data[])
+    item_schema: dict[str, Any] = field(default_factory=dict)  # paginated: one item
+
+
+# Keyword arguments every generated method has; spec names that collide get a suffix.
+RESERVED = {
+    "self",
+    "payload",
+    "timeout",
+    "max_retries",
+    "extra_headers",
+    "limit",
+    "max_items",
+    "start_page",
+    "page",
+    "m",
+    "Any",
+}
 
 
 @dataclass
@@ -64,8 +93,25 @@ def py_identifier(name: str) -> str:
     return ident + "_" if ident in {"from", "import", "class", "type", "id", "format"} else ident
 
 
+def _data_schema(schemas: dict[str, Any], response: str) -> dict[str, Any]:
+    parts = schemas[response].get("allOf", [])
+    for part in parts[1:]:
+        if "data" in part.get("properties", {}):
+            return dict(part["properties"]["data"])
+    return {}
+
+
+def _page_of(schemas: dict[str, Any], data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The page model name and its item schema, from a paginated `data` schema."""
+    ref = data.get("$ref") or data["anyOf"][0]["$ref"]
+    name = ref.rsplit("/", 1)[-1]
+    items = schemas[name]["allOf"][1]["properties"]["data"].get("items", {})
+    return name, dict(items)
+
+
 def clicksend_resources() -> list[Resource]:
     spec = load(ROOT / "openapi" / "clicksend.yaml")
+    schemas = spec["components"]["schemas"]
     shared_params = spec["components"]["parameters"]
     tags = {t["name"]: t for t in spec["tags"]}
     resources: dict[str, Resource] = {}
@@ -94,6 +140,34 @@ def clicksend_resources() -> list[Resource]:
                     )
                 )
             body = raw.get("requestBody", {}).get("content", {}).get("application/json")
+            taken = RESERVED | {p.py_name for p in params}
+            for p in params:
+                if p.py_name in RESERVED and p.name not in ("page", "limit"):
+                    p.py_name += "_"  # page/limit are the paginator's own arguments
+            body_fields = []
+            if body:
+                request_schema = schemas[ref_name(body["schema"])]
+                required = set(request_schema.get("required", []))
+                for name, prop in request_schema.get("properties", {}).items():
+                    py_name = py_identifier(name)
+                    while py_name in taken:
+                        py_name += "_"
+                    taken.add(py_name)
+                    body_fields.append(
+                        BodyField(
+                            name=name,
+                            py_name=py_name,
+                            schema=prop,
+                            required=name in required,
+                            description=" ".join(str(prop.get("description", "")).split()),
+                        )
+                    )
+            response_model = ref_name(
+                raw["responses"]["200"]["content"]["application/json"]["schema"]
+            )
+            data_schema = _data_schema(schemas, response_model)
+            paginated = raw.get("x-pagination") == "page"
+            page_model, item_schema = _page_of(schemas, data_schema) if paginated else (None, {})
             resource.operations.append(
                 Operation(
                     operation_id=raw["operationId"],
@@ -104,14 +178,16 @@ def clicksend_resources() -> list[Resource]:
                     summary=raw["summary"],
                     description=" ".join(str(raw.get("description", "")).split()),
                     idempotent=bool(raw["x-idempotent"]),
-                    paginated=raw.get("x-pagination") == "page",
+                    paginated=paginated,
                     authenticated=raw.get("security") != [],
                     params=params,
                     request_model=ref_name(body["schema"]) if body else None,
-                    response_model=ref_name(
-                        raw["responses"]["200"]["content"]["application/json"]["schema"]
-                    ),
+                    response_model=response_model,
                     documented_as=raw.get("x-documented-as"),
+                    body_fields=body_fields,
+                    data_schema=data_schema,
+                    page_model=page_model,
+                    item_schema=item_schema,
                 )
             )
     return sorted(resources.values(), key=lambda r: r.name)

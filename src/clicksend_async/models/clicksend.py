@@ -1488,7 +1488,7 @@ class EmailAddressesCreateResponse(Envelope):
 
 
 class EmailAddressesDeleteResponse(Envelope):
-    pass
+    data: Any | None = None
 
 
 class EmailAddressesGetResponse(Envelope):
@@ -1500,7 +1500,7 @@ class EmailAddressesListResponse(Envelope):
 
 
 class EmailAddressesSendVerificationResponse(Envelope):
-    pass
+    data: Any | None = None
 
 
 class EmailAddressesVerifyResponse(Envelope):
@@ -1512,7 +1512,7 @@ class EmailCampaignsCancelResponse(Envelope):
 
 
 class EmailCampaignsExportHistoryResponse(Envelope):
-    pass
+    data: ExportData | None = None
 
 
 class EmailCampaignsGetResponse(Envelope):
@@ -1625,6 +1625,14 @@ class EmailToSmsUpdateStrippedStringResponse(Envelope):
 
 class ErrorResponse(Envelope):
     data: Any | None = None
+
+
+class ExportData(CSModel):
+    """
+    An export: a temporary download URL of the CSV.
+    """
+
+    url: str | None = None
 
 
 class FaxDeliveryReceiptWebhook(CSModel):
@@ -1954,7 +1962,7 @@ class FaxReceiptRulesCreateResponse(Envelope):
 
 
 class FaxReceiptRulesDeleteResponse(Envelope):
-    pass
+    data: Any | None = None
 
 
 class FaxReceiptRulesGetData(CSModel):

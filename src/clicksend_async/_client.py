@@ -1,0 +1,402 @@
+"""AsyncClickSend: configuration, lifecycle and the request loop every operation goes through."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from pydantic import ValidationError
+
+from clicksend_async import _retry, errors
+from clicksend_async._auth import basic_authorization
+from clicksend_async._envelope import ensure_envelope
+from clicksend_async._pagination import AsyncPaginator
+from clicksend_async._ratelimit import RateLimiter
+from clicksend_async._resource import NOT_GIVEN, NotGiven, Operation, TimeoutArg
+from clicksend_async._response import APIResponse
+from clicksend_async._transport import classify_transport_error, create_http_client
+from clicksend_async.resources import ResourcesMixin
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncClickSend"]
+
+DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
+USER_AGENT = "clicksend-async/0.1.0"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+logger = logging.getLogger("clicksend_async")
+T = TypeVar("T")
+
+
+class AsyncClickSend(ResourcesMixin):
+    """Async client for the ClickSend REST API v3.
+
+    Credentials come from the arguments or from ``CLICKSEND_USERNAME`` / ``CLICKSEND_API_KEY``.
+    Use it as ``async with AsyncClickSend() as cs: ...`` or call ``await cs.aclose()``.
+    """
+
+    def __init__(
+        self,
+        username: str | None = None,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: TimeoutArg = _retry.DEFAULT_TIMEOUT,
+        max_retries: int = _retry.DEFAULT_MAX_RETRIES,
+        max_concurrency: int | None = _retry.DEFAULT_MAX_CONCURRENCY,
+        rate_limit: float | None = _retry.DEFAULT_RATE_LIMIT_PER_SECOND,
+        rate_limit_burst: int | None = None,
+        max_retry_after: float = _retry.DEFAULT_MAX_RETRY_AFTER,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        username = username if username is not None else os.environ.get("CLICKSEND_USERNAME")
+        api_key = api_key if api_key is not None else os.environ.get("CLICKSEND_API_KEY")
+        if not username or not api_key:
+            missing = [
+                name for name, value in (("username", username), ("api_key", api_key)) if not value
+            ]
+            raise errors.ClickSendError(
+                f"missing ClickSend credentials ({' and '.join(missing)}): pass username= and "
+                "api_key= or set CLICKSEND_USERNAME and CLICKSEND_API_KEY"
+            )
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if max_retry_after < 0:
+            raise ValueError(f"max_retry_after must be >= 0, got {max_retry_after}")
+        self.base_url = (
+            base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
+        ).rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_retry_after = max_retry_after
+        self._limiter = RateLimiter(
+            rate=rate_limit,
+            burst=rate_limit_burst if rate_limit is not None else None,
+            max_concurrency=max_concurrency,
+        )
+        self._headers = {
+            "Authorization": basic_authorization(username, api_key),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **(default_headers or {}),
+        }
+        self._owns_http_client = http_client is None
+        self._http = http_client or create_http_client(
+            timeout=timeout, max_connections=max_concurrency
+        )
+        self._loop: weakref.ReferenceType[asyncio.AbstractEventLoop] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncClickSend:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was injected with ``http_client=``)."""
+        if self._owns_http_client:
+            await self._http.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
+    def __repr__(self) -> str:
+        # Never the username or key: reprs end up in logs and tracebacks.
+        return f"<AsyncClickSend base_url={self.base_url!r}>"
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The rate limiter shared by every call of this client."""
+        return self._limiter
+
+    # -- escape hatches ------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> APIResponse[dict[str, Any]]:
+        """Call any path (e.g. one the spec does not document) with the same auth, retries and
+        errors as the typed methods. The result's ``parsed`` is the decoded JSON envelope.
+
+        ``idempotent`` defaults to True for GET/HEAD/OPTIONS only, so a POST is never repeated
+        after an unknown outcome unless you say it is safe.
+        """
+        method = method.upper()
+        if not path.startswith("/"):
+            path = "/" + path
+        operation = Operation(
+            operation_id=f"{method} {path}",
+            method=method,
+            path=path,
+            idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            request_model=None,
+            response_model=None,
+        )
+        return await self._call(
+            operation,
+            path,
+            params=params,
+            body=json,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
+
+    def paginate(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        start_page: int = 1,
+    ) -> AsyncPaginator[dict[str, Any], dict[str, Any]]:
+        """Iterate any page/limit list path: items are the decoded JSON objects."""
+
+        async def fetch(page: int, size: int) -> dict[str, Any]:
+            query = {**(params or {}), "page": page, "limit": size}
+            response = await self.request(method, path, params=query)
+            data = response.data
+            return data if isinstance(data, dict) else {"data": data or []}
+
+        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+
+    # -- the request loop ------------------------------------------------------------------------
+
+    def _check_loop(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): nothing to pin
+            return
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise errors.EventLoopError(
+                "this AsyncClickSend was first used on another event loop; its connections "
+                "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
+            )
+
+    async def _call(
+        self,
+        operation: Operation,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> APIResponse[Any]:
+        self._check_loop()
+        method = operation.method
+        url = self.base_url + path
+        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers = {**self._headers, **extra_headers} if extra_headers else self._headers
+        retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
+        request_timeout = self.timeout if isinstance(timeout, NotGiven) else timeout
+        references = _references(body)
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(
+                method,
+                url,
+                params=params,
+                content=content,
+                headers=headers,
+                timeout=request_timeout,
+            )
+            started = time.monotonic()
+            try:
+                async with self._limiter.slot():
+                    response = await self._http.send(request)
+            except httpx.TransportError as exc:
+                maybe_sent = classify_transport_error(exc)
+                if (not maybe_sent or operation.idempotent) and attempt <= retries:
+                    await anyio.sleep(_retry.backoff_delay(attempt))
+                    continue
+                raise _transport_error(
+                    exc,
+                    method,
+                    path,
+                    outcome_unknown=maybe_sent and not operation.idempotent,
+                    references=references,
+                ) from exc
+            status = response.status_code
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s -> %s in %.1f ms (attempt %d)",
+                    method,
+                    path,
+                    status,
+                    (time.monotonic() - started) * 1000,
+                    attempt,
+                )
+            if status in _retry.RETRYABLE_STATUS:
+                if status == 429:
+                    retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
+                    wait = retry_after if retry_after is not None else _retry.backoff_delay(attempt)
+                    # One 429 pauses every task of this client, not only the one that saw it.
+                    self._limiter.pause(min(wait, self.max_retry_after))
+                    if attempt <= retries and wait <= self.max_retry_after:
+                        continue  # the limiter's pause is the wait
+                    raise self._api_error(
+                        response, operation, path, references, retry_after=retry_after
+                    )
+                if operation.idempotent and attempt <= retries:
+                    retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
+                    delay = _retry.backoff_delay(attempt) if retry_after is None else retry_after
+                    if delay <= self.max_retry_after:
+                        await anyio.sleep(delay)
+                        continue
+                raise self._api_error(response, operation, path, references)
+            if status >= 400:
+                raise self._api_error(response, operation, path, references)
+            return APIResponse(
+                response, self._parse(response, operation, path, references), attempt
+            )
+
+    def _decode(
+        self, response: httpx.Response, operation: Operation, path: str, references: Sequence[str]
+    ) -> Any:
+        content = response.content
+        try:
+            return json.loads(content)
+        except ValueError as exc:
+            # A 2xx we cannot read may still be a processed send.
+            raise errors.ResponseDecodeError(
+                method=operation.method,
+                path=path,
+                status_code=response.status_code,
+                content=content,
+                reason=str(exc) if content else "empty body",
+                outcome_unknown=not operation.idempotent and response.status_code < 300,
+                references=references,
+            ) from None
+
+    def _parse(
+        self, response: httpx.Response, operation: Operation, path: str, references: Sequence[str]
+    ) -> Any:
+        body = ensure_envelope(self._decode(response, operation, path, references))
+        code = body.get("http_code") if isinstance(body, dict) else None
+        if isinstance(code, int) and code >= 400:
+            raise self._api_error(response, operation, path, references, body=body, status=code)
+        model = operation.response_model
+        if model is None:
+            return body
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise errors.ResponseDecodeError(
+                method=operation.method,
+                path=path,
+                status_code=response.status_code,
+                content=response.content,
+                reason=f"does not match {model.__name__}: {exc.errors()[0].get('msg')}",
+                outcome_unknown=False,
+                references=references,
+            ) from None
+
+    def _api_error(
+        self,
+        response: httpx.Response,
+        operation: Operation,
+        path: str,
+        references: Sequence[str],
+        *,
+        body: Any = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> errors.APIError:
+        status = status or response.status_code
+        if body is None:
+            try:
+                body = json.loads(response.content)
+            except ValueError:
+                body = None
+        fields = body if isinstance(body, dict) else {}
+        response_msg = fields.get("response_msg")
+        if body is None and response.content:
+            head = response.content[:120].decode("utf-8", "replace")
+            response_msg = f"non-JSON body, first bytes: {head!r}"
+        kwargs: dict[str, Any] = {
+            "method": operation.method,
+            "path": path,
+            "status_code": status,
+            "response_code": fields.get("response_code"),
+            "response_msg": response_msg,
+            "body": body,
+            "headers": response.headers,
+            # A 5xx may have been processed: for a send, nobody can tell.
+            "outcome_unknown": status >= 500 and not operation.idempotent,
+            "references": references,
+        }
+        error_class = errors.error_class_for(status)
+        if error_class is errors.RateLimitError:
+            return errors.RateLimitError(retry_after=retry_after, **kwargs)
+        return error_class(**kwargs)
+
+
+def _references(body: Any) -> tuple[str, ...]:
+    """The ``custom_string`` of every message/recipient in a body, for outcome reconciliation."""
+    if not isinstance(body, dict):
+        return ()
+    refs: list[str] = []
+    for key in ("messages", "recipients"):
+        items = body.get(key)
+        if isinstance(items, list):
+            refs.extend(
+                str(item["custom_string"])
+                for item in items
+                if isinstance(item, dict) and item.get("custom_string")
+            )
+    if body.get("custom_string"):
+        refs.append(str(body["custom_string"]))
+    return tuple(refs)
+
+
+def _transport_error(
+    exc: httpx.TransportError,
+    method: str,
+    path: str,
+    *,
+    outcome_unknown: bool,
+    references: Sequence[str],
+) -> errors.TransportError:
+    error_class = (
+        errors.TimeoutError if isinstance(exc, httpx.TimeoutException) else errors.ConnectionError
+    )
+    return error_class(
+        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        method=method,
+        path=path,
+        outcome_unknown=outcome_unknown,
+        references=references,
+    )

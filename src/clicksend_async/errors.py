@@ -1,0 +1,201 @@
+"""The typed error tree. Every message names the request; none contains a credential.
+
+    ClickSendError
+    ├── RequestValidationError        bad input, caught before anything is sent
+    ├── APIError                      the API answered with an error
+    │   ├── BadRequestError           400
+    │   ├── AuthenticationError       401
+    │   ├── PermissionDeniedError     403
+    │   ├── NotFoundError             404
+    │   ├── RateLimitError            429
+    │   └── ServerError               5xx
+    ├── TransportError                no usable answer
+    │   ├── ConnectionError           (also a builtins.ConnectionError)
+    │   └── TimeoutError              (also a builtins.TimeoutError)
+    ├── ResponseDecodeError           an answer that is not the JSON it should be
+    └── EventLoopError                a client used on another event loop than its first
+
+``outcome_unknown`` is True when the request may have been processed (a send after a read timeout,
+a dropped connection or a 5xx): such a request is never repeated automatically, and ``references``
+carries the ``custom_string`` of every message in it so the caller can reconcile against history.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClickSendError",
+    "ConnectionError",
+    "EventLoopError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestValidationError",
+    "ResponseDecodeError",
+    "ServerError",
+    "TimeoutError",
+    "TransportError",
+]
+
+_UNKNOWN_NOTE = "outcome unknown: the server may have processed this request, so it was not retried"
+
+
+class ClickSendError(Exception):
+    """Root of every error this SDK raises."""
+
+
+class RequestValidationError(ClickSendError, ValueError):
+    """The arguments do not match the operation's request schema; nothing was sent."""
+
+    def __init__(self, operation: str, errors: Sequence[Mapping[str, Any]]) -> None:
+        self.operation = operation
+        self.errors = [dict(e) for e in errors]
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in e.get('loc', ())) or '<body>'}: {e.get('msg', '')}"
+            for e in self.errors
+        )
+        super().__init__(f"invalid arguments for {operation}: {details}")
+
+
+class _RequestError(ClickSendError):
+    """Shared fields of the errors that belong to one HTTP request."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        outcome_unknown: bool = False,
+        references: Sequence[str] = (),
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.outcome_unknown = outcome_unknown
+        self.references = tuple(references)
+        text = f"{method} {path}: {message}"
+        if outcome_unknown:
+            text += f" ({_UNKNOWN_NOTE}"
+            text += f"; references: {', '.join(self.references)})" if self.references else ")"
+        super().__init__(text)
+
+
+class APIError(_RequestError):
+    """The API answered with an error status (HTTP, or ``http_code`` in a 2xx envelope)."""
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        status_code: int,
+        response_code: str | None,
+        response_msg: str | None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        outcome_unknown: bool = False,
+        references: Sequence[str] = (),
+    ) -> None:
+        self.status_code = status_code
+        self.response_code = response_code
+        self.response_msg = response_msg
+        self.body = body
+        self.headers = dict(headers or {})
+        super().__init__(
+            f"HTTP {status_code} {response_code or ''}: {response_msg or ''}".rstrip(": "),
+            method=method,
+            path=path,
+            outcome_unknown=outcome_unknown,
+            references=references,
+        )
+
+
+class BadRequestError(APIError):
+    """400: the API rejected the request (e.g. MISSING_REQUIRED_FIELDS, TOO_MANY_RECIPIENTS)."""
+
+
+class AuthenticationError(APIError):
+    """401: missing or invalid credentials."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the account may not do this (e.g. not activated, banned)."""
+
+
+class NotFoundError(APIError):
+    """404: no such resource."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests; ``retry_after`` is the server's requested pause in seconds."""
+
+    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+class TransportError(_RequestError):
+    """No usable HTTP answer: the connection failed or timed out."""
+
+
+class ConnectionError(TransportError, builtins.ConnectionError):
+    """The connection could not be made, or dropped before the answer arrived."""
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):
+    """A connect, write, read or pool timeout."""
+
+
+class ResponseDecodeError(_RequestError):
+    """The body is not the JSON the API promises (HTML error page, truncated body, ...)."""
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        status_code: int,
+        content: bytes,
+        reason: str,
+        outcome_unknown: bool = False,
+        references: Sequence[str] = (),
+    ) -> None:
+        self.status_code = status_code
+        self.content = content
+        head = content[:120].decode("utf-8", "replace")
+        super().__init__(
+            f"HTTP {status_code}, undecodable body ({reason}); first bytes: {head!r}",
+            method=method,
+            path=path,
+            outcome_unknown=outcome_unknown,
+            references=references,
+        )
+
+
+class EventLoopError(ClickSendError, RuntimeError):
+    """The client is bound to the event loop it was first used on."""
+
+
+_STATUS_ERRORS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def error_class_for(status_code: int) -> type[APIError]:
+    if status_code >= 500:
+        return ServerError
+    return _STATUS_ERRORS.get(status_code, APIError)
