@@ -1847,11 +1847,11 @@ class FaxInboundRulesUpdateResponse(Envelope):
 
 
 class FaxMessage(CSModel):
-    source: str
+    source: str | None = None
     """
     Your method of sending e.g. 'wordpress', 'php', 'c#'.
     """
-    to: str
+    to: str | None = None
     """
     Recipient fax number in E.164 format.
     """
@@ -2259,7 +2259,7 @@ class LetterRecipient(CSModel):
     """
     First line of address
     """
-    address_line_2: str
+    address_line_2: str | None = None
     """
     Second line of address
     """
@@ -3165,7 +3165,7 @@ class PostcardRecipient(CSModel):
     """
     First line of address
     """
-    address_line_2: str
+    address_line_2: str | None = None
     """
     Second line of address
     """
@@ -4612,7 +4612,7 @@ class SmsMessage(CSModel):
     """
     Your message.
     """
-    to: str
+    to: str | None = None
     """
     Recipient phone number in E.164 format.
     """
@@ -5353,7 +5353,7 @@ class VoiceMessage(CSModel):
     """
     Either 'female' or 'male'.
     """
-    custom_string: str
+    custom_string: str | None = None
     """
     Your reference. Will be passed back with all replies and delivery reports.
     """

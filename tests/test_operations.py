@@ -1,0 +1,127 @@
+"""Every operation of the spec is a typed method of the client that hits its method and path."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from typing import Any
+
+import pytest
+import respx
+
+from clicksend_async._client import AsyncClickSend
+from clicksend_async._pagination import AsyncPaginator
+from clicksend_async.resources import RESOURCE_NAMES
+from tests.conftest import envelope
+from tests.spec_index import Operation, load_spec, operations
+
+SPEC = load_spec("clicksend")
+SCHEMAS = SPEC["components"]["schemas"]
+TAG_RESOURCE = {tag["name"]: tag["x-resource"] for tag in SPEC["tags"]}
+OPS = [op for op in operations() if op.api == "clicksend"]
+
+
+def sample(schema: dict[str, Any]) -> Any:
+    """A minimal valid value for a request schema (required fields only)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return {"Money": 1, "UnixTime": 1700000000, "IntLike": 1}.get(name) or sample(SCHEMAS[name])
+    for key in ("allOf", "anyOf", "oneOf"):
+        if key in schema:
+            return sample(schema[key][0])
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {name: sample(props[name]) for name in schema.get("required", [])}
+    if kind == "array":
+        return [sample(schema.get("items") or {"type": "string"})]
+    if kind == "integer":
+        return schema.get("minimum", 1)
+    if kind == "number":
+        return 1.5
+    if kind == "boolean":
+        return True
+    if "pattern" in schema:
+        return "01"
+    return "x"
+
+
+def method_of(cs: AsyncClickSend, op: Operation) -> Any:
+    resource = getattr(cs, TAG_RESOURCE[op.raw["tags"][0]])
+    return getattr(
+        resource.with_raw_response, op.operation_id.removeprefix(resource_name(op) + "_")
+    )
+
+
+def resource_name(op: Operation) -> str:
+    return TAG_RESOURCE[op.raw["tags"][0]]
+
+
+def test_every_tag_is_a_client_attribute() -> None:
+    assert sorted(RESOURCE_NAMES) == sorted(set(TAG_RESOURCE.values()))
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.operation_id)
+async def test_operation_hits_its_method_and_path(
+    op: Operation, cs: AsyncClickSend, router: respx.MockRouter
+) -> None:
+    path_values = {name: f"v{i}" for i, name in enumerate(re.findall(r"{(\w+)}", op.path))}
+    expected_path = re.sub(r"{(\w+)}", lambda m: path_values[m.group(1)], op.path)
+    data = {"data": [], "current_page": 1, "last_page": 1} if op.raw.get("x-pagination") else None
+    route = router.route(method=op.method, path=expected_path).respond(200, json=envelope(data))
+
+    kwargs: dict[str, Any] = dict(path_values)
+    for param in op.raw.get("parameters", []):
+        if param.get("in") == "query" and param.get("required"):
+            kwargs[param["name"]] = sample(param["schema"])
+    body = None
+    if "requestBody" in op.raw:
+        body = sample(op.raw["requestBody"]["content"]["application/json"]["schema"])
+        kwargs["payload"] = body
+
+    response = await method_of(cs, op)(**kwargs)
+
+    assert route.call_count == 1
+    assert response.status_code == 200
+    assert (
+        type(response.parsed).__name__
+        == op.raw["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit(
+            "/", 1
+        )[-1]
+    )
+    request = route.calls[0].request
+    if body is not None:
+        assert json.loads(request.content) == body
+    authenticated = op.raw.get("security") != []
+    assert request.headers["authorization"].startswith("Basic ") or not authenticated
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.operation_id)
+def test_plain_method_is_typed(op: Operation) -> None:
+    cs = AsyncClickSend("u", "k")
+    resource = getattr(cs, resource_name(op))
+    method = getattr(resource, op.operation_id.removeprefix(resource_name(op) + "_"))
+    hints = inspect.get_annotations(method)
+    assert "return" in hints  # `Any` only where the docs show nothing but null for `data`
+    if op.raw.get("x-pagination"):
+        assert hints["return"].startswith("AsyncPaginator[")
+    else:
+        assert inspect.iscoroutinefunction(method)
+
+
+async def test_paginated_method_returns_a_paginator(
+    cs: AsyncClickSend, router: respx.MockRouter
+) -> None:
+    paginator = cs.sms.history(date_from=1436849372)
+    assert isinstance(paginator, AsyncPaginator)
+    route = router.get("/sms/history").respond(
+        200, json=envelope({"data": [{"message_id": "a"}], "current_page": 1, "last_page": 1})
+    )
+    page = await paginator
+    assert page.data is not None and page.data[0].message_id == "a"
+    assert route.calls[0].request.url.params["date_from"] == "1436849372"
+    assert route.calls[0].request.url.params["limit"] == "100"
