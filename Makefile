@@ -5,7 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CODE   := src tests codegen $(wildcard bench)
 
-.PHONY: install codegen codegen-check validate-spec lint format typecheck pytest test bench demo clean
+BENCH_VENV := .bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+.PHONY: install codegen codegen-check validate-spec lint format typecheck pytest test bench clean
 
 install: $(STAMP)
 
@@ -40,5 +43,16 @@ pytest: $(STAMP)
 
 test: codegen-check validate-spec lint typecheck pytest
 
+# Benchmarks run in their own venv so the official SDK never lands in the dev environment.
+$(BENCH_STAMP): pyproject.toml bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -e . -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+# Unpinned (the OS schedules client and server, as on a user's machine); medians of 3 runs.
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/send.py --n 3000 --concurrency 1 64 --latency-ms 0 20 \
+		--clients httpx official sdk --no-pin --repeat 3
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -56,7 +56,7 @@ async def test_cancelled_request_releases_slot_and_connection(
                     tg.start_soon(cs.request, "GET", "/slow")
         assert scope.cancelled_caught
         assert cs.limiter.in_flight == 0
-        assert cs._http._transport.connections_in_use == 0  # type: ignore[attr-defined]
+        assert cs._sender.connections_in_use == 0  # type: ignore[union-attr]
         # Full capacity is still there: two concurrent calls complete.
         with anyio.fail_after(5):
             async with anyio.create_task_group() as tg:

@@ -45,8 +45,9 @@ def test_missing_credentials_name_both_variables(monkeypatch: pytest.MonkeyPatch
 
 def test_default_timeouts_are_connect_5s_read_30s() -> None:
     cs = AsyncClickSend("u", "k")
-    assert cs._http.timeout.connect == 5.0
-    assert cs._http.timeout.read == 30.0
+    timeout = cs._sender.timeout
+    assert isinstance(timeout, httpx.Timeout)
+    assert (timeout.connect, timeout.read) == (5.0, 30.0)
 
 
 def test_repr_hides_credentials() -> None:

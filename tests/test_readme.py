@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from clicksend_async import _client
+from clicksend_async._transport import HttpxSender
 from tests.conftest import BASE, envelope
 from tests.spec_index import ROOT
 
@@ -46,10 +47,11 @@ def test_readme_example_runs(
 ) -> None:
     router = fake_api()
 
-    def http_client(**_: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+    def sender(**_: Any) -> HttpxSender:
+        mock = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+        return HttpxSender(mock, owned=True)
 
-    monkeypatch.setattr(_client, "create_http_client", http_client)
+    monkeypatch.setattr(_client, "AiohttpSender", sender)
     monkeypatch.setenv("CLICKSEND_USERNAME", "demo")
     monkeypatch.setenv("CLICKSEND_API_KEY", "demo-key")
     exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})

@@ -1,6 +1,6 @@
 """Async SDK for the ClickSend REST API v3 and Voximplant GetCallHistory.
 
-    from clicksend_async import AsyncClickSend, errors
+from clicksend_async import AsyncClickSend, errors
 """
 
 from clicksend_async import errors

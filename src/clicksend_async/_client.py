@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
-import time
-import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-import anyio
 import httpx
 from pydantic import ValidationError
 
@@ -21,9 +17,10 @@ from clicksend_async._auth import basic_authorization
 from clicksend_async._envelope import ensure_envelope
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._ratelimit import RateLimiter
+from clicksend_async._request import RequestLoop
 from clicksend_async._resource import NOT_GIVEN, NotGiven, Operation, TimeoutArg
 from clicksend_async._response import APIResponse
-from clicksend_async._transport import classify_transport_error, create_http_client
+from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
 from clicksend_async.resources import ResourcesMixin
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClickSend"]
@@ -68,21 +65,10 @@ class AsyncClickSend(ResourcesMixin):
                 f"missing ClickSend credentials ({' and '.join(missing)}): pass username= and "
                 "api_key= or set CLICKSEND_USERNAME and CLICKSEND_API_KEY"
             )
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        if max_retry_after < 0:
-            raise ValueError(f"max_retry_after must be >= 0, got {max_retry_after}")
         self.base_url = (
             base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
         ).rstrip("/")
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_retry_after = max_retry_after
-        self._limiter = RateLimiter(
-            rate=rate_limit,
-            burst=rate_limit_burst if rate_limit is not None else None,
-            max_concurrency=max_concurrency,
-        )
         self._headers = {
             "Authorization": basic_authorization(username, api_key),
             "Accept": "application/json",
@@ -90,11 +76,20 @@ class AsyncClickSend(ResourcesMixin):
             "User-Agent": USER_AGENT,
             **(default_headers or {}),
         }
-        self._owns_http_client = http_client is None
-        self._http = http_client or create_http_client(
-            timeout=timeout, max_connections=max_concurrency
+        self._requests = RequestLoop(
+            # The pool is sized to max_concurrency: callers queue in the limiter, not the pool.
+            HttpxSender(http_client, owned=False)
+            if http_client is not None
+            else AiohttpSender(timeout=timeout, max_connections=max_concurrency),
+            RateLimiter(
+                rate=rate_limit,
+                burst=rate_limit_burst if rate_limit is not None else None,
+                max_concurrency=max_concurrency,
+            ),
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            client_name="AsyncClickSend",
         )
-        self._loop: weakref.ReferenceType[asyncio.AbstractEventLoop] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -110,13 +105,20 @@ class AsyncClickSend(ResourcesMixin):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was injected with ``http_client=``)."""
-        if self._owns_http_client:
-            await self._http.aclose()
+        """Close the connection pool (an injected ``http_client`` is left to its owner)."""
+        await self._requests.sender.aclose()
 
     @property
     def is_closed(self) -> bool:
-        return self._http.is_closed
+        return self._requests.sender.is_closed
+
+    @property
+    def max_retries(self) -> int:
+        return self._requests.max_retries
+
+    @property
+    def _sender(self) -> AiohttpSender | HttpxSender:
+        return self._requests.sender
 
     def __repr__(self) -> str:
         # Never the username or key: reprs end up in logs and tracebacks.
@@ -125,7 +127,7 @@ class AsyncClickSend(ResourcesMixin):
     @property
     def limiter(self) -> RateLimiter:
         """The rate limiter shared by every call of this client."""
-        return self._limiter
+        return self._requests.limiter
 
     # -- escape hatches ------------------------------------------------------------------------
 
@@ -190,19 +192,6 @@ class AsyncClickSend(ResourcesMixin):
 
     # -- the request loop ------------------------------------------------------------------------
 
-    def _check_loop(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not asyncio (trio): nothing to pin
-            return
-        if self._loop is None:
-            self._loop = weakref.ref(loop)
-        elif self._loop() is not loop:
-            raise errors.EventLoopError(
-                "this AsyncClickSend was first used on another event loop; its connections "
-                "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
-            )
-
     async def _call(
         self,
         operation: Operation,
@@ -214,77 +203,42 @@ class AsyncClickSend(ResourcesMixin):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> APIResponse[Any]:
-        self._check_loop()
-        method = operation.method
-        url = self.base_url + path
-        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        headers = {**self._headers, **extra_headers} if extra_headers else self._headers
-        retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
-        request_timeout = self.timeout if isinstance(timeout, NotGiven) else timeout
         references = _references(body)
-        attempt = 0
-        while True:
-            attempt += 1
-            request = self._http.build_request(
-                method,
-                url,
-                params=params,
-                content=content,
-                headers=headers,
-                timeout=request_timeout,
-            )
-            started = time.monotonic()
-            try:
-                async with self._limiter.slot():
-                    response = await self._http.send(request)
-            except httpx.TransportError as exc:
-                maybe_sent = classify_transport_error(exc)
-                if (not maybe_sent or operation.idempotent) and attempt <= retries:
-                    await anyio.sleep(_retry.backoff_delay(attempt))
-                    continue
-                raise _transport_error(
-                    exc,
-                    method,
-                    path,
-                    outcome_unknown=maybe_sent and not operation.idempotent,
-                    references=references,
-                ) from exc
-            status = response.status_code
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s %s -> %s in %.1f ms (attempt %d)",
-                    method,
-                    path,
-                    status,
-                    (time.monotonic() - started) * 1000,
-                    attempt,
-                )
-            if status in _retry.RETRYABLE_STATUS:
-                if status == 429:
-                    retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
-                    wait = retry_after if retry_after is not None else _retry.backoff_delay(attempt)
-                    # One 429 pauses every task of this client, not only the one that saw it.
-                    self._limiter.pause(min(wait, self.max_retry_after))
-                    if attempt <= retries and wait <= self.max_retry_after:
-                        continue  # the limiter's pause is the wait
-                    raise self._api_error(
-                        response, operation, path, references, retry_after=retry_after
-                    )
-                if operation.idempotent and attempt <= retries:
-                    retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
-                    delay = _retry.backoff_delay(attempt) if retry_after is None else retry_after
-                    if delay <= self.max_retry_after:
-                        await anyio.sleep(delay)
-                        continue
-                raise self._api_error(response, operation, path, references)
-            if status >= 400:
-                raise self._api_error(response, operation, path, references)
-            return APIResponse(
-                response, self._parse(response, operation, path, references), attempt
+
+        def interpret(response: RawResponse) -> Any:
+            return self._parse(response, operation, path, references)
+
+        def status_error(
+            response: RawResponse, status: int, retry_after: float | None, unknown: bool
+        ) -> Exception:
+            return self._api_error(
+                response,
+                operation,
+                path,
+                references,
+                status=status,
+                retry_after=retry_after,
+                outcome_unknown=unknown,
             )
 
+        parsed, response, attempts = await self._requests.run(
+            method=operation.method,
+            url=self.base_url + path,
+            path=path,
+            params=params,
+            headers={**self._headers, **extra_headers} if extra_headers else self._headers,
+            content=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
+            timeout=timeout,
+            max_retries=max_retries,
+            idempotent=operation.idempotent,
+            references=references,
+            interpret=interpret,
+            status_error=status_error,
+        )
+        return APIResponse(response, parsed, attempts)
+
     def _decode(
-        self, response: httpx.Response, operation: Operation, path: str, references: Sequence[str]
+        self, response: RawResponse, operation: Operation, path: str, references: Sequence[str]
     ) -> Any:
         content = response.content
         try:
@@ -294,15 +248,15 @@ class AsyncClickSend(ResourcesMixin):
             raise errors.ResponseDecodeError(
                 method=operation.method,
                 path=path,
-                status_code=response.status_code,
+                status_code=response.status,
                 content=content,
                 reason=str(exc) if content else "empty body",
-                outcome_unknown=not operation.idempotent and response.status_code < 300,
+                outcome_unknown=not operation.idempotent and response.status < 300,
                 references=references,
             ) from None
 
     def _parse(
-        self, response: httpx.Response, operation: Operation, path: str, references: Sequence[str]
+        self, response: RawResponse, operation: Operation, path: str, references: Sequence[str]
     ) -> Any:
         body = ensure_envelope(self._decode(response, operation, path, references))
         code = body.get("http_code") if isinstance(body, dict) else None
@@ -317,7 +271,7 @@ class AsyncClickSend(ResourcesMixin):
             raise errors.ResponseDecodeError(
                 method=operation.method,
                 path=path,
-                status_code=response.status_code,
+                status_code=response.status,
                 content=response.content,
                 reason=f"does not match {model.__name__}: {exc.errors()[0].get('msg')}",
                 outcome_unknown=False,
@@ -326,7 +280,7 @@ class AsyncClickSend(ResourcesMixin):
 
     def _api_error(
         self,
-        response: httpx.Response,
+        response: RawResponse,
         operation: Operation,
         path: str,
         references: Sequence[str],
@@ -334,8 +288,9 @@ class AsyncClickSend(ResourcesMixin):
         body: Any = None,
         status: int | None = None,
         retry_after: float | None = None,
+        outcome_unknown: bool = False,
     ) -> errors.APIError:
-        status = status or response.status_code
+        status = status or response.status
         if body is None:
             try:
                 body = json.loads(response.content)
@@ -354,8 +309,7 @@ class AsyncClickSend(ResourcesMixin):
             "response_msg": response_msg,
             "body": body,
             "headers": response.headers,
-            # A 5xx may have been processed: for a send, nobody can tell.
-            "outcome_unknown": status >= 500 and not operation.idempotent,
+            "outcome_unknown": outcome_unknown,
             "references": references,
         }
         error_class = errors.error_class_for(status)
@@ -380,23 +334,3 @@ def _references(body: Any) -> tuple[str, ...]:
     if body.get("custom_string"):
         refs.append(str(body["custom_string"]))
     return tuple(refs)
-
-
-def _transport_error(
-    exc: httpx.TransportError,
-    method: str,
-    path: str,
-    *,
-    outcome_unknown: bool,
-    references: Sequence[str],
-) -> errors.TransportError:
-    error_class = (
-        errors.TimeoutError if isinstance(exc, httpx.TimeoutException) else errors.ConnectionError
-    )
-    return error_class(
-        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
-        method=method,
-        path=path,
-        outcome_unknown=outcome_unknown,
-        references=references,
-    )

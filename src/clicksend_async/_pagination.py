@@ -84,6 +84,10 @@ class AsyncPaginator(Generic[PageT, ItemT]):
             previous = items
             number += 1
 
+    def _page_items(self, page: Any) -> Sequence[ItemT]:
+        items: Sequence[ItemT] = page_field(page, "data") or []
+        return items
+
     def __aiter__(self) -> AsyncIterator[ItemT]:
         return self._items()
 
@@ -92,7 +96,7 @@ class AsyncPaginator(Generic[PageT, ItemT]):
         if remaining == 0:
             return
         async for page in self.pages():
-            for item in page_field(page, "data") or []:
+            for item in self._page_items(page):
                 yield item
                 if remaining is not None:
                     remaining -= 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 import httpx
+
+from clicksend_async._transport import RawResponse
 
 T = TypeVar("T")
 
@@ -16,12 +19,17 @@ class APIResponse(Generic[T]):
     returns ``.data``.
     """
 
-    __slots__ = ("attempts", "http_response", "parsed")
+    __slots__ = ("_raw", "attempts", "parsed")
 
-    def __init__(self, http_response: httpx.Response, parsed: T, attempts: int = 1) -> None:
-        self.http_response = http_response
+    def __init__(self, raw: RawResponse, parsed: T, attempts: int = 1) -> None:
+        self._raw = raw
         self.parsed = parsed
         self.attempts = attempts
+
+    @property
+    def http_response(self) -> httpx.Response:
+        """The answer as an ``httpx.Response`` (built on first access)."""
+        return self._raw.to_httpx()
 
     @property
     def data(self) -> Any:
@@ -33,11 +41,12 @@ class APIResponse(Generic[T]):
 
     @property
     def status_code(self) -> int:
-        return self.http_response.status_code
+        return self._raw.status
 
     @property
-    def headers(self) -> httpx.Headers:
-        return self.http_response.headers
+    def headers(self) -> Mapping[str, str]:
+        """Response headers (case-insensitive)."""
+        return self._raw.headers
 
     @property
     def rate_limit(self) -> dict[str, str]:
@@ -45,13 +54,12 @@ class APIResponse(Generic[T]):
         prefix = "x-ratelimit-"
         return {
             name[len(prefix) :]: value
-            for name, value in self.http_response.headers.items()
+            for name, value in self._raw.headers.items()
             if name.lower().startswith(prefix)
         }
 
     def __repr__(self) -> str:
-        request = self.http_response.request
         return (
-            f"<APIResponse {request.method} {request.url.path} "
+            f"<APIResponse {self._raw.method} {self._raw.url} "
             f"[{self.status_code}] {type(self.parsed).__name__}>"
         )

@@ -1,13 +1,16 @@
-"""The HTTP layer under the SDK, chosen by measurement (bench/send.py, numbers in bench/README.md).
+"""The HTTP layer under the SDK, chosen by measurement (bench/send.py; numbers in bench/README.md).
 
-Default: aiohttp's connection pool behind a small ``httpx.AsyncBaseTransport``. httpx's own pool
-degrades sharply with many requests in flight; aiohttp's does not. The SDK keeps httpx's
-``Request``/``Response`` types, so an ``httpx.AsyncClient`` can still be injected instead
-(``http_client=``), e.g. for proxies, custom TLS or respx in tests.
+Two senders share one small interface:
+
+- ``AiohttpSender`` (default): aiohttp's connection pool, called directly. httpx's own pool
+  degrades sharply with many requests in flight and its Request/Response machinery costs more CPU
+  than the whole rest of a call, so the hot path builds no httpx objects; they are made lazily if
+  a caller asks for ``APIResponse.http_response``.
+- ``HttpxSender``: an injected ``httpx.AsyncClient`` (proxies, custom TLS, respx in tests).
 
 Retry safety hinges on one question, answered by :func:`classify_transport_error`: could the
-request have reached the server? Only failures while *connecting* say no. The mapping below keeps
-that answer honest: a connection dropped after the request was written (aiohttp's
+request have reached the server? Only failures while *connecting* say no. :func:`map_aiohttp_error`
+keeps that answer honest: a connection dropped after the request was written (aiohttp's
 ``ServerDisconnectedError``, resets, payload errors) becomes a read-side httpx error, never a
 connect error. (The third-party ``httpx-aiohttp`` maps every ``ClientConnectionError`` to
 ``ConnectTimeout``, which would make an unsafe retry of a send look safe.)
@@ -16,10 +19,14 @@ connect error. (The third-party ``httpx-aiohttp`` maps every ``ClientConnectionE
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import httpx
+
+from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
+from clicksend_async.errors import ClickSendError
 
 # Failures that provably happened before any byte of the request left: safe to retry any call.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -31,30 +38,50 @@ def classify_transport_error(exc: httpx.TransportError) -> bool:
     return not isinstance(exc, NOT_SENT)
 
 
-def _client_timeout(extension: dict[str, Any]) -> aiohttp.ClientTimeout:
-    # httpx's per-request timeout extension -> aiohttp: connect bounds the TCP/TLS handshake,
-    # read bounds each wait for data; "pool" is unused because the SDK queues callers itself.
-    return aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=extension.get("connect"),
-        sock_read=extension.get("read"),
-    )
+class RawResponse:
+    """Status, headers and body of one answer; the httpx view is built only on demand."""
+
+    __slots__ = ("_http", "content", "headers", "method", "status", "url")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        *,
+        method: str,
+        url: str,
+        http: httpx.Response | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers  # case-insensitive (aiohttp CIMultiDictProxy or httpx.Headers)
+        self.content = content
+        self.method = method
+        self.url = url
+        self._http = http
+
+    def to_httpx(self) -> httpx.Response:
+        if self._http is None:
+            self._http = httpx.Response(
+                self.status,
+                headers=list(self.headers.items()),
+                content=self.content,
+                request=httpx.Request(self.method, self.url),
+            )
+        return self._http
 
 
-def map_aiohttp_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def map_aiohttp_error(exc: BaseException, method: str, url: str) -> httpx.TransportError:
     """The httpx error that says as much as is known about whether the request was sent."""
+    request = httpx.Request(method, url)
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):  # connect phase only
         return httpx.ConnectTimeout(message, request=request)
     if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS handshake
         return httpx.ConnectError(message, request=request)
-    if isinstance(exc, (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError)):
+    if isinstance(exc, (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError, TimeoutError)):
         return httpx.ReadTimeout(message, request=request)
-    if isinstance(exc, asyncio.TimeoutError):
-        return httpx.ReadTimeout(message, request=request)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(message, request=request)
-    if isinstance(exc, aiohttp.ClientResponseError):  # malformed status line / headers
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError)):
         return httpx.RemoteProtocolError(message, request=request)
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return httpx.UnsupportedProtocol(message, request=request)
@@ -62,81 +89,135 @@ def map_aiohttp_error(exc: BaseException, request: httpx.Request) -> httpx.Trans
     return httpx.ReadError(message, request=request)
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over one ``aiohttp.ClientSession``, created on first use (inside the
-    running event loop, never at construction, so it works from notebooks)."""
+def _aiohttp_timeout(timeout: TimeoutArg) -> aiohttp.ClientTimeout:
+    # connect bounds the TCP/TLS handshake, read each wait for data. No pool timeout: the SDK
+    # queues callers itself, so nobody waits for a pooled connection.
+    if timeout is None or isinstance(timeout, (int, float)):
+        return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    return aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect, sock_read=timeout.read)
 
-    def __init__(self, *, max_connections: int | None, keepalive_expiry: float = 30.0) -> None:
+
+class AiohttpSender:
+    """Requests over one ``aiohttp.ClientSession``, created on first use inside the running
+    event loop (never at construction, so a client can be made in a notebook cell)."""
+
+    def __init__(self, *, timeout: TimeoutArg, max_connections: int | None) -> None:
+        self.timeout = timeout
+        self._default_timeout = _aiohttp_timeout(timeout)
         self._max_connections = max_connections or 0  # aiohttp: 0 = unbounded
-        self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=self._max_connections,
-            limit_per_host=0,
-            keepalive_timeout=self._keepalive_expiry,
-            enable_cleanup_closed=False,
-        )
-        self._session = aiohttp.ClientSession(
+        if self._closed:
+            raise ClickSendError("this client is closed; create a new one")
+        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30.0)
+        session = aiohttp.ClientSession(
             connector=connector,
-            auto_decompress=True,
             skip_auto_headers=("User-Agent", "Content-Type"),
             timeout=aiohttp.ClientTimeout(total=None),
         )
         # aiohttp silently resends GET/PUT/DELETE once when a kept-alive connection drops. The SDK
         # decides retries itself (PUT /recharge/purchase must never be repeated), so turn it off.
         # No public switch exists; tests/test_transport.py fails if this stops working.
-        if not hasattr(self._session, "_retry_connection"):
+        if not hasattr(session, "_retry_connection"):
             raise RuntimeError("unsupported aiohttp version: cannot disable its implicit retry")
-        self._session._retry_connection = False
-        return self._session
+        session._retry_connection = False
+        self._session = session
+        return session
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
 
     @property
     def connections_in_use(self) -> int:
-        """Connections checked out of the pool right now (a leak check for tests)."""
+        """Connections checked out of the pool right now (a leak check)."""
         if self._session is None or self._session.closed:
             return 0
-        connector = self._session.connector
-        return len(getattr(connector, "_acquired", ()))
+        return len(getattr(self._session.connector, "_acquired", ()))
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._session if self._session is not None else self._open()
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> RawResponse:
+        session = self._session or self._open()
+        client_timeout = (
+            self._default_timeout if isinstance(timeout, NotGiven) else _aiohttp_timeout(timeout)
+        )
         try:
             async with session.request(
-                request.method,
-                str(request.url),
-                headers=request.headers,
-                data=request.content or None,
+                method,
+                url,
+                params=params,
+                headers=headers,
+                data=content,
                 allow_redirects=False,
-                timeout=_client_timeout(request.extensions.get("timeout", {})),
+                timeout=client_timeout,
             ) as response:
-                content = await response.read()
-                status = response.status
-                headers = response.raw_headers
-        except aiohttp.ClientError as exc:
-            raise map_aiohttp_error(exc, request) from exc
-        except asyncio.TimeoutError as exc:
-            raise map_aiohttp_error(exc, request) from exc
-        return httpx.Response(
-            status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
-            content=content,
-            request=request,
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+                body = await response.read()
+                return RawResponse(
+                    response.status, response.headers, body, method=method, url=str(response.url)
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise map_aiohttp_error(exc, method, url) from exc
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
 
 
-def create_http_client(
-    *, timeout: float | httpx.Timeout | None, max_connections: int | None
-) -> httpx.AsyncClient:
-    # The SDK's limiter queues callers (max_concurrency), so the pool is sized to match and never
-    # makes a caller wait for a connection (no PoolTimeout under fan-out).
-    return httpx.AsyncClient(
-        timeout=timeout, transport=AiohttpTransport(max_connections=max_connections)
-    )
+class HttpxSender:
+    """Requests through an ``httpx.AsyncClient`` (injected by the caller, or made for them)."""
+
+    def __init__(self, client: httpx.AsyncClient, *, owned: bool) -> None:
+        self.client = client
+        self.owned = owned
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self.client.timeout
+
+    @property
+    def is_closed(self) -> bool:
+        return self.client.is_closed
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> RawResponse:
+        request = self.client.build_request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            timeout=httpx.USE_CLIENT_DEFAULT if isinstance(timeout, NotGiven) else timeout,
+        )
+        response = await self.client.send(request)
+        return RawResponse(
+            response.status_code,
+            response.headers,
+            response.content,
+            method=method,
+            url=str(request.url),
+            http=response,
+        )
+
+    async def aclose(self) -> None:
+        if self.owned:
+            await self.client.aclose()

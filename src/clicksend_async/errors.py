@@ -13,7 +13,9 @@
     │   ├── ConnectionError           (also a builtins.ConnectionError)
     │   └── TimeoutError              (also a builtins.TimeoutError)
     ├── ResponseDecodeError           an answer that is not the JSON it should be
-    └── EventLoopError                a client used on another event loop than its first
+    ├── EventLoopError                a client used on another event loop than its first
+    └── VoximplantError               Voximplant's {"error": {"code", "msg"}} (sent with HTTP 200)
+        └── VoximplantAuthenticationError   codes 100, 433, 447, 454-456 (bad/expired key or JWT)
 
 ``outcome_unknown`` is True when the request may have been processed (a send after a read timeout,
 a dropped connection or a 5xx): such a request is never repeated automatically, and ``references``
@@ -41,6 +43,8 @@ __all__ = [
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "VoximplantAuthenticationError",
+    "VoximplantError",
 ]
 
 _UNKNOWN_NOTE = "outcome unknown: the server may have processed this request, so it was not retried"
@@ -184,6 +188,20 @@ class ResponseDecodeError(_RequestError):
 
 class EventLoopError(ClickSendError, RuntimeError):
     """The client is bound to the event loop it was first used on."""
+
+
+class VoximplantError(ClickSendError):
+    """An error answer of the Voximplant Management API: ``code`` and ``msg`` as sent."""
+
+    def __init__(self, *, method: str, code: int, msg: str) -> None:
+        self.method = method
+        self.code = code
+        self.msg = msg
+        super().__init__(f"Voximplant {method}: error {code}: {msg}")
+
+
+class VoximplantAuthenticationError(VoximplantError):
+    """The credentials or the JWT were refused (codes 100, 433, 447, 454-456)."""
 
 
 _STATUS_ERRORS: dict[int, type[APIError]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from clicksend_async._base import CSModel
 from datetime import date
+from clicksend_async.voximplant._base import RecordBase
 from clicksend_async._types import Money, VoxDateTime
 
 
@@ -200,7 +201,7 @@ class GetCallHistoryResponse(CSModel):
     """
 
 
-class RecordInfo(CSModel):
+class RecordInfo(RecordBase):
     """
     RecordType, the record info.
     """

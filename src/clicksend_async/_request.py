@@ -1,0 +1,182 @@
+"""The request loop shared by every client of the SDK (ClickSend and Voximplant).
+
+One logical request = attempts through the client's limiter and sender, with the retry policy of
+``_retry``: failures that provably happened before the request was written and 429s are retried
+for every call; 5xx, read timeouts and dropped connections only for idempotent calls, otherwise
+they raise with ``outcome_unknown``. What a 2xx means is the API's business: ``interpret`` turns
+it into a result, raises a typed error, or raises :class:`RetryLater` for a retryable API error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+
+from clicksend_async import _retry, errors
+from clicksend_async._ratelimit import RateLimiter
+from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
+from clicksend_async._transport import (
+    AiohttpSender,
+    HttpxSender,
+    RawResponse,
+    classify_transport_error,
+)
+
+T = TypeVar("T")
+logger = logging.getLogger("clicksend_async")
+
+Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
+ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
+
+
+class RetryLater(Exception):
+    """Raised by an ``interpret`` hook: the API said "try again later" inside a 2xx answer."""
+
+    def __init__(self, error: Exception, delay: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error  # raised as is once the retries are used up
+        self.delay = delay
+
+
+class RequestLoop:
+    """Limiter + sender + retry policy of one client, bound to the first event loop it runs on."""
+
+    def __init__(
+        self,
+        sender: AiohttpSender | HttpxSender,
+        limiter: RateLimiter,
+        *,
+        max_retries: int,
+        max_retry_after: float,
+        client_name: str,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if max_retry_after < 0:
+            raise ValueError(f"max_retry_after must be >= 0, got {max_retry_after}")
+        self.sender = sender
+        self.limiter = limiter
+        self.max_retries = max_retries
+        self.max_retry_after = max_retry_after
+        self._client_name = client_name
+        self._loop: weakref.ReferenceType[asyncio.AbstractEventLoop] | None = None
+
+    def check_event_loop(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): nothing to pin
+            return
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise errors.EventLoopError(
+                f"this {self._client_name} was first used on another event loop; its connections "
+                "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
+            )
+
+    async def run(
+        self,
+        *,
+        method: str,
+        url: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: Headers,
+        content: bytes | None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotent: bool,
+        references: Sequence[str] = (),
+        interpret: Callable[[RawResponse], T],
+        status_error: ErrorFactory,
+    ) -> tuple[T, RawResponse, int]:
+        """Send until success or a final failure; returns (result, response, attempts)."""
+        self.check_event_loop()
+        retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
+        send = self.sender.send
+        attempt = 0
+        while True:
+            attempt += 1
+            retries_left = attempt <= retries
+            header_values = headers if isinstance(headers, Mapping) else await headers()
+            started = time.monotonic()
+            try:
+                async with self.limiter.slot():
+                    response = await send(
+                        method,
+                        url,
+                        params=params,
+                        headers=header_values,
+                        content=content,
+                        timeout=timeout,
+                    )
+            except httpx.TransportError as exc:
+                maybe_sent = classify_transport_error(exc)
+                if (not maybe_sent or idempotent) and retries_left:
+                    await anyio.sleep(_retry.backoff_delay(attempt))
+                    continue
+                raise transport_error(
+                    exc,
+                    method,
+                    path,
+                    outcome_unknown=maybe_sent and not idempotent,
+                    references=references,
+                ) from exc
+            status = response.status
+            if logger.isEnabledFor(logging.DEBUG):
+                elapsed = (time.monotonic() - started) * 1000
+                logger.debug(
+                    "%s %s -> %s in %.1f ms (attempt %d)", method, path, status, elapsed, attempt
+                )
+            if status in _retry.RETRYABLE_STATUS:
+                retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
+                if status == 429:
+                    wait = retry_after if retry_after is not None else _retry.backoff_delay(attempt)
+                    # One 429 pauses every task of this client, not only the one that saw it.
+                    self.limiter.pause(min(wait, self.max_retry_after))
+                    if retries_left and wait <= self.max_retry_after:
+                        continue  # the limiter's pause is the wait
+                    raise status_error(response, status, retry_after, False)
+                if idempotent and retries_left:
+                    delay = _retry.backoff_delay(attempt) if retry_after is None else retry_after
+                    if delay <= self.max_retry_after:
+                        await anyio.sleep(delay)
+                        continue
+                # A 5xx may have been processed: for a send, nobody can tell.
+                raise status_error(response, status, retry_after, not idempotent)
+            if status >= 400:
+                raise status_error(response, status, None, False)
+            try:
+                return interpret(response), response, attempt
+            except RetryLater as later:
+                if not (idempotent and retries_left):
+                    raise later.error from None
+                await anyio.sleep(
+                    later.delay if later.delay is not None else _retry.backoff_delay(attempt)
+                )
+
+
+def transport_error(
+    exc: httpx.TransportError,
+    method: str,
+    path: str,
+    *,
+    outcome_unknown: bool,
+    references: Sequence[str],
+) -> errors.TransportError:
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    error_class = errors.TimeoutError if timed_out else errors.ConnectionError
+    return error_class(
+        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        method=method,
+        path=path,
+        outcome_unknown=outcome_unknown,
+        references=references,
+    )

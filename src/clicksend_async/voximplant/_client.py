@@ -1,0 +1,409 @@
+"""AsyncVoximplant: the Management API's GetCallHistory, typed, past the 10,000-offset cap."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from clicksend_async import _retry, errors
+from clicksend_async._auth import VoximplantTokens
+from clicksend_async._pagination import AsyncPaginator
+from clicksend_async._ratelimit import RateLimiter
+from clicksend_async._request import RequestLoop, RetryLater
+from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
+from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
+from clicksend_async.models.voximplant import CallSessionInfo, GetCallHistoryResponse
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncVoximplant", "CallHistoryPaginator"]
+
+DEFAULT_BASE_URL = "https://api.voximplant.com/platform_api"
+MAX_COUNT = 1000  # GetCallHistory's page size limit
+MAX_OFFSET = 10_000  # GetCallHistory refuses larger offsets
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Error codes (seed 004 / Voximplant's error list): credentials refused, and "try again later".
+AUTH_ERROR_CODES = frozenset({100, 433, 447, 454, 455, 456})
+RETRYABLE_ERROR_CODES = frozenset({2, 162, 314, 340})
+
+
+def format_date(value: datetime | str) -> str:
+    """``YYYY-MM-DD HH:MM:SS``; aware datetimes are converted to UTC, naive ones sent as given."""
+    if isinstance(value, str):
+        try:
+            datetime.strptime(value, DATE_FORMAT)
+        except ValueError:
+            raise ValueError(f"expected 'YYYY-MM-DD HH:MM:SS', got {value!r}") from None
+        return value
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime(DATE_FORMAT)
+
+
+def encode_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """GetCallHistory's query encoding: lists joined by ';', booleans 'true'/'false'."""
+    encoded: dict[str, str] = {}
+    for name, value in params.items():
+        if value is None or isinstance(value, NotGiven):
+            continue
+        if isinstance(value, bool):
+            encoded[name] = "true" if value else "false"
+        elif isinstance(value, datetime):
+            encoded[name] = format_date(value)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            encoded[name] = ";".join(str(item) for item in value)
+        else:
+            encoded[name] = str(value)
+    return encoded
+
+
+class AsyncVoximplant:
+    """Async client for Voximplant's GetCallHistory.
+
+    Authenticate with a service account (``from_credentials_file``, ``from_credentials``, or the
+    ``VOXIMPLANT_CREDENTIALS`` environment variable naming the file), or with the legacy
+    ``account_id`` + ``api_key`` pair.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: int | str | None = None,
+        api_key: str | None = None,
+        key_id: str | None = None,
+        private_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: TimeoutArg = _retry.DEFAULT_TIMEOUT,
+        max_retries: int = _retry.DEFAULT_MAX_RETRIES,
+        max_concurrency: int | None = _retry.DEFAULT_MAX_CONCURRENCY,
+        rate_limit: float | None = None,
+        max_retry_after: float = _retry.DEFAULT_MAX_RETRY_AFTER,
+        http_client: Any = None,
+    ) -> None:
+        if key_id is None and private_key is None and api_key is None:
+            path = os.environ.get("VOXIMPLANT_CREDENTIALS")
+            if path:
+                credentials = _read_credentials_file(path)
+                account_id = credentials["account_id"]
+                key_id, private_key = credentials["key_id"], credentials["private_key"]
+        if account_id is None or (api_key is None and (key_id is None or private_key is None)):
+            raise errors.ClickSendError(
+                "missing Voximplant credentials: use AsyncVoximplant.from_credentials_file(path), "
+                "set VOXIMPLANT_CREDENTIALS to that file, or pass account_id= and api_key="
+            )
+        self.account_id = account_id
+        self.base_url = base_url.rstrip("/")
+        self._tokens: VoximplantTokens | None = None
+        self._legacy: dict[str, str] = {}
+        if api_key is not None and key_id is None:
+            self._legacy = {"account_id": str(account_id), "api_key": api_key}
+        else:
+            assert key_id is not None and private_key is not None
+            self._tokens = VoximplantTokens(
+                account_id=account_id, key_id=key_id, private_key=private_key
+            )
+        self._requests = RequestLoop(
+            HttpxSender(http_client, owned=False)
+            if http_client is not None
+            else AiohttpSender(timeout=timeout, max_connections=max_concurrency),
+            RateLimiter(rate=rate_limit, max_concurrency=max_concurrency),
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            client_name="AsyncVoximplant",
+        )
+
+    @classmethod
+    def from_credentials(cls, credentials: Mapping[str, Any], **kwargs: Any) -> AsyncVoximplant:
+        """From a service-account ``credentials.json`` as a dict (also nested under ``result``)."""
+        data = _normalise_credentials(credentials)
+        return cls(
+            account_id=data["account_id"],
+            key_id=data["key_id"],
+            private_key=data["private_key"],
+            **kwargs,
+        )
+
+    @classmethod
+    def from_credentials_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> AsyncVoximplant:
+        return cls.from_credentials(_read_credentials_file(path), **kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncVoximplant:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._requests.sender.aclose()
+
+    def __repr__(self) -> str:
+        return f"<AsyncVoximplant account_id={self.account_id!r} base_url={self.base_url!r}>"
+
+    @property
+    def tokens(self) -> VoximplantTokens | None:
+        """The JWT source (service-account auth), or None with the legacy api_key."""
+        return self._tokens
+
+    # -- GetCallHistory -------------------------------------------------------------------------
+
+    def call_history(
+        self,
+        *,
+        from_date: datetime | str,
+        to_date: datetime | str,
+        call_session_history_id: Sequence[int] | None = None,
+        application_id: int | None = None,
+        application_name: str | None = None,
+        user_id: Sequence[int] | None = None,
+        rule_name: str | None = None,
+        remote_number: Sequence[str] | None = None,
+        remote_number_list: Sequence[str] | None = None,
+        local_number: Sequence[str] | None = None,
+        call_session_history_custom_data: str | None = None,
+        with_calls: bool | None = None,
+        with_records: bool | None = None,
+        with_other_resources: bool | None = None,
+        child_account_id: Sequence[int] | None = None,
+        children_calls_only: bool | None = None,
+        desc_order: bool | None = None,
+        with_total_count: bool | None = None,
+        count: int = MAX_COUNT,
+        offset: int = 0,
+        max_items: int | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> CallHistoryPaginator:
+        """Call sessions between ``from_date`` and ``to_date`` (see seed 004 for each filter).
+
+        ``await`` it for one page, ``async for`` it for every session (any number: past the API's
+        10,000-offset cap the date window is narrowed), ``.pages()`` for the raw pages.
+        ``count`` is the page size (1..1000).
+        """
+        if not 1 <= count <= MAX_COUNT:
+            raise ValueError(f"count must be between 1 and {MAX_COUNT}, got {count}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+        if call_session_history_id is not None and len(call_session_history_id) > MAX_COUNT:
+            raise ValueError(f"call_session_history_id takes at most {MAX_COUNT} ids")
+        params: dict[str, Any] = {
+            "call_session_history_id": call_session_history_id,
+            "application_id": application_id,
+            "application_name": application_name,
+            "user_id": user_id,
+            "rule_name": rule_name,
+            "remote_number": remote_number,
+            # Sent as a JSON array: the docs describe it as "a JS array of strings".
+            "remote_number_list": None
+            if remote_number_list is None
+            else json.dumps(list(remote_number_list)),
+            "local_number": local_number,
+            "call_session_history_custom_data": call_session_history_custom_data,
+            "with_calls": with_calls,
+            "with_records": with_records,
+            "with_other_resources": with_other_resources,
+            "child_account_id": child_account_id,
+            "children_calls_only": children_calls_only,
+            "desc_order": desc_order,
+            "with_total_count": with_total_count,
+        }
+
+        async def fetch(
+            window_from: str, window_to: str, page_offset: int
+        ) -> GetCallHistoryResponse:
+            query = encode_params(
+                {
+                    "from_date": window_from,
+                    "to_date": window_to,
+                    **params,
+                    "count": count,
+                    "offset": page_offset,
+                }
+            )
+            return await self._get_call_history(query, timeout=timeout, max_retries=max_retries)
+
+        return CallHistoryPaginator(
+            fetch,
+            from_date=format_date(from_date),
+            to_date=format_date(to_date),
+            count=count,
+            offset=offset,
+            descending=bool(desc_order),
+            max_items=max_items,
+        )
+
+    async def _get_call_history(
+        self,
+        query: dict[str, str],
+        *,
+        timeout: TimeoutArg | NotGiven,
+        max_retries: int | NotGiven,
+    ) -> GetCallHistoryResponse:
+        path = "/GetCallHistory"
+        tokens = self._tokens
+
+        def interpret(response: RawResponse) -> GetCallHistoryResponse:
+            try:
+                body = json.loads(response.content)
+            except ValueError as exc:
+                raise errors.ResponseDecodeError(
+                    method="GetCallHistory",
+                    path=path,
+                    status_code=response.status,
+                    content=response.content,
+                    reason=str(exc) if response.content else "empty body",
+                ) from None
+            error = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error, dict):
+                code = int(error.get("code") or 0)
+                msg = str(error.get("msg") or "")
+                if code in AUTH_ERROR_CODES:
+                    if tokens is not None:
+                        tokens.invalidate()  # the next call signs a fresh token
+                    raise errors.VoximplantAuthenticationError(
+                        method="GetCallHistory", code=code, msg=msg
+                    )
+                failure = errors.VoximplantError(method="GetCallHistory", code=code, msg=msg)
+                if code in RETRYABLE_ERROR_CODES:
+                    raise RetryLater(failure)
+                raise failure
+            return GetCallHistoryResponse.model_validate(body)
+
+        def status_error(
+            response: RawResponse, status: int, retry_after: float | None, unknown: bool
+        ) -> Exception:
+            error_class = errors.error_class_for(status)
+            kwargs: dict[str, Any] = {
+                "method": "POST",
+                "path": path,
+                "status_code": status,
+                "response_code": None,
+                "response_msg": response.content[:200].decode("utf-8", "replace"),
+                "headers": response.headers,
+                "outcome_unknown": unknown,
+            }
+            if error_class is errors.RateLimitError:
+                return errors.RateLimitError(retry_after=retry_after, **kwargs)
+            return error_class(**kwargs)
+
+        result, _, _ = await self._requests.run(
+            method="POST",
+            url=self.base_url + path,
+            path=path,
+            params={**query, **self._legacy},
+            headers=tokens.headers if tokens is not None else {},
+            content=None,
+            timeout=timeout,
+            max_retries=max_retries,
+            idempotent=True,  # a read: safe to repeat
+            interpret=interpret,
+            status_error=status_error,
+        )
+        return result
+
+
+class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInfo]):
+    """Pages of GetCallHistory by count/offset, continuing past the 10,000-offset cap.
+
+    When the next offset would pass the cap, the date window is narrowed instead: the next window
+    starts at the ``start_date`` of the last session seen (to_date when ``desc_order``), offsets
+    restart at 0, and sessions of that boundary second already yielded are skipped by id. So the
+    iteration has no gaps and no duplicates, with at most one overlapping second per window.
+    """
+
+    def __init__(
+        self,
+        fetch: Any,
+        *,
+        from_date: str,
+        to_date: str,
+        count: int,
+        offset: int,
+        descending: bool,
+        max_items: int | None,
+    ) -> None:
+        self._fetch_window = fetch
+        self.from_date = from_date
+        self.to_date = to_date
+        self.count = count
+        self.offset = offset
+        self.descending = descending
+        self.max_items = max_items
+        if max_items is not None and max_items < 0:
+            raise ValueError(f"max_items must be >= 0, got {max_items}")
+
+    def __await__(self) -> Generator[Any, None, GetCallHistoryResponse]:
+        return self._fetch_window(self.from_date, self.to_date, self.offset).__await__()  # type: ignore[no-any-return]
+
+    def _page_items(self, page: Any) -> Sequence[CallSessionInfo]:
+        return page.result or []
+
+    async def pages(self) -> AsyncIterator[GetCallHistoryResponse]:
+        window_from, window_to, offset = self.from_date, self.to_date, self.offset
+        boundary: str | None = None  # the newest second yielded so far (oldest if descending)
+        seen_at_boundary: set[int | None] = set()
+        while True:
+            page = await self._fetch_window(window_from, window_to, offset)
+            fresh: list[CallSessionInfo] = []
+            for session in page.result or []:
+                second = format_date(session.start_date) if session.start_date else None
+                if second is not None and second == boundary:
+                    if session.call_session_history_id in seen_at_boundary:
+                        continue  # already yielded from the previous window
+                    seen_at_boundary.add(session.call_session_history_id)
+                elif second is not None:
+                    boundary, seen_at_boundary = second, {session.call_session_history_id}
+                fresh.append(session)
+            received = len(page.result or [])
+            if fresh:
+                yield page.model_copy(update={"result": fresh})
+            if received < self.count:
+                return  # a short page is the last one
+            if offset + self.count <= MAX_OFFSET:
+                offset += self.count
+                continue
+            # Past the offset cap: restart at the boundary second with offset 0. A window that
+            # could not move past its own first second would repeat forever: refuse instead.
+            if boundary is None or boundary == (window_to if self.descending else window_from):
+                raise errors.ClickSendError(
+                    f"more than {MAX_OFFSET + self.count} call sessions share the second "
+                    f"{boundary}; GetCallHistory cannot page past them"
+                )
+            if self.descending:
+                window_to = boundary
+            else:
+                window_from = boundary
+            offset = 0
+
+
+def _normalise_credentials(credentials: Mapping[str, Any]) -> dict[str, Any]:
+    data = credentials.get("result", credentials) if isinstance(credentials, Mapping) else None
+    if not isinstance(data, Mapping):
+        raise errors.ClickSendError("Voximplant credentials must be a JSON object")
+    missing = [k for k in ("account_id", "key_id", "private_key") if not data.get(k)]
+    if missing:
+        raise errors.ClickSendError(
+            f"Voximplant credentials are missing {', '.join(missing)} "
+            "(expected a service-account credentials.json)"
+        )
+    return dict(data)
+
+
+def _read_credentials_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise errors.ClickSendError(f"cannot read Voximplant credentials {path}: {exc}") from None
+    try:
+        return _normalise_credentials(json.loads(raw))
+    except ValueError:
+        raise errors.ClickSendError(f"Voximplant credentials {path} are not valid JSON") from None
