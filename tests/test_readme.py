@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,8 +13,9 @@ import respx
 
 from clicksend_async import _client
 from clicksend_async._transport import HttpxSender
+from clicksend_async.voximplant import _client as vox_client
 from tests.conftest import BASE, envelope
-from tests.spec_index import ROOT
+from tests.spec_index import EXAMPLES, ROOT
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
 
@@ -41,20 +44,49 @@ def test_readme_has_examples() -> None:
     assert len(BLOCKS) >= 2 and any("AsyncClickSend" in block for block in BLOCKS)
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_example_runs(
-    block: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    router = fake_api()
+def fake_voximplant() -> respx.MockRouter:
+    router = respx.MockRouter(base_url=vox_client.DEFAULT_BASE_URL, assert_all_called=False)
+    example = json.loads((EXAMPLES / "POST__platform_api__GetCallHistory.json").read_text())
+    router.post("/GetCallHistory").respond(200, json=example)
+    return router
 
+
+def write_credentials(directory: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    credentials = {"account_id": 1, "key_id": "k1", "private_key": pem, "account_email": "a@b.c"}
+    (directory / "credentials.json").write_text(json.dumps(credentials))
+
+
+def senders_to(router: respx.MockRouter) -> Any:
     def sender(**_: Any) -> HttpxSender:
         mock = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
         return HttpxSender(mock, owned=True)
 
-    monkeypatch.setattr(_client, "AiohttpSender", sender)
+    return sender
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_readme_example_runs(
+    block: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(_client, "AiohttpSender", senders_to(fake_api()))
+    monkeypatch.setattr(vox_client, "AiohttpSender", senders_to(fake_voximplant()))
+    write_credentials(tmp_path)
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLICKSEND_USERNAME", "demo")
     monkeypatch.setenv("CLICKSEND_API_KEY", "demo-key")
     exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
+    out = capsys.readouterr().out
     if "AsyncClickSend" in block:
-        out = capsys.readouterr().out
         assert "M1 SUCCESS 0.0700" in out and "demo" in out
+    if "AsyncVoximplant" in block:
+        assert "4202753936" in out and "Normal call clearing" in out and "audio_codec" in out
