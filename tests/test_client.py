@@ -480,3 +480,21 @@ def test_client_reused_on_another_event_loop_fails_clearly(router: respx.MockRou
 
     with pytest.raises(errors.EventLoopError, match="another event loop"):
         asyncio.run(again())
+
+
+async def test_rate_limit_option_spaces_requests(router: respx.MockRouter) -> None:
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(anyio.current_time())
+        return httpx.Response(200, json=envelope())
+
+    router.get("/account").mock(side_effect=handler)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+    cs = AsyncClickSend("u", "k", http_client=http, rate_limit=20, rate_limit_burst=1)
+    async with anyio.create_task_group() as tg:
+        for _ in range(6):
+            tg.start_soon(cs.account.get)
+    assert sent[-1] - sent[0] >= 5 / 20 - 0.02  # 6 calls at 20/s after a burst of 1
+    assert cs.limiter.rate == 20 and cs.limiter.burst == 1
+    await http.aclose()
