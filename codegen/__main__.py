@@ -28,11 +28,16 @@ def run_models(check: bool) -> bool:
 def rendered_files() -> dict[Path, str]:
     """Every file the templates produce, by path: the typed operations and their docs."""
     from codegen.docs import render_api_md
+    from codegen.examples import render_examples
     from codegen.resources import render_resources
     from codegen.spec import clicksend_resources
 
     resources = clicksend_resources()
-    return {ROOT / "docs" / "api.md": render_api_md(resources), **render_resources(resources)}
+    return {
+        ROOT / "docs" / "api.md": render_api_md(resources),
+        **render_resources(resources),
+        **render_examples(resources),
+    }
 
 
 def sync_files(files: dict[Path, str], check: bool) -> bool:

@@ -57,6 +57,7 @@ def operation_view(op: Operation) -> dict[str, Any]:
         "path": op.path,
         "summary": op.summary.replace('"', "'").rstrip("."),
         "idempotent": op.idempotent,
+        "authenticated": op.authenticated,
         "paginated": op.paginated,
         "request_model": op.request_model,
         "response_model": op.response_model,

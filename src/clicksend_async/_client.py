@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -26,8 +26,12 @@ from clicksend_async.resources import ResourcesMixin
 __all__ = ["DEFAULT_BASE_URL", "AsyncClickSend"]
 
 DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
+SANDBOX_BASE_URL = "http://sandbox.invalid/v3"
 USER_AGENT = "clicksend-async/0.1.0"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+if TYPE_CHECKING:
+    from clicksend_async.sandbox import Sandbox
 
 logger = logging.getLogger("clicksend_async")
 T = TypeVar("T")
@@ -69,6 +73,7 @@ class AsyncClickSend(ResourcesMixin):
             base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
         ).rstrip("/")
         self.timeout = timeout
+        self.emulator: Sandbox | None = None  # set by AsyncClickSend.sandbox()
         self._headers = {
             "Authorization": basic_authorization(username, api_key),
             "Accept": "application/json",
@@ -90,6 +95,31 @@ class AsyncClickSend(ResourcesMixin):
             max_retry_after=max_retry_after,
             client_name="AsyncClickSend",
         )
+
+    @classmethod
+    def sandbox(cls, sandbox: Sandbox | None = None, **options: Any) -> AsyncClickSend:
+        """A client wired to the embedded emulator in-process (no sockets, no network).
+
+        Pass a :class:`~clicksend_async.sandbox.Sandbox` to set knobs or inspect its state
+        (``cs.emulator``); other keyword arguments go to the client (``max_retries``, ...).
+        """
+        from clicksend_async.sandbox import Sandbox, SandboxTransport
+
+        emulator = sandbox if sandbox is not None else Sandbox()
+        http = httpx.AsyncClient(
+            transport=SandboxTransport(emulator),
+            timeout=options.get("timeout", _retry.DEFAULT_TIMEOUT),
+        )
+        client = cls(
+            emulator.config.username,
+            emulator.config.api_key,
+            base_url=SANDBOX_BASE_URL,
+            http_client=http,
+            **options,
+        )
+        client._requests.sender = HttpxSender(http, owned=True)  # closed with the client
+        client.emulator = emulator
+        return client
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ class Operation:
     idempotent: bool
     request_model: type[BaseModel] | None
     response_model: type[BaseModel] | None  # None: return the decoded JSON as is
+    authenticated: bool = True  # False: the docs say the call needs no credentials
 
 
 def path_segment(value: object) -> str:

@@ -38,6 +38,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.AccountCreateRequest,
     response_model=m.AccountCreateResponse,
+    authenticated=False,
 )
 _USAGE_BY_SUBACCOUNT = Operation(
     operation_id="account_usage_by_subaccount",
@@ -70,6 +71,7 @@ _FORGOT_USERNAME = Operation(
     idempotent=False,
     request_model=m.AccountForgotUsernameRequest,
     response_model=m.AccountForgotUsernameResponse,
+    authenticated=False,
 )
 _FORGOT_PASSWORD = Operation(
     operation_id="account_forgot_password",
@@ -78,6 +80,7 @@ _FORGOT_PASSWORD = Operation(
     idempotent=False,
     request_model=m.AccountForgotPasswordRequest,
     response_model=m.AccountForgotPasswordResponse,
+    authenticated=False,
 )
 _VERIFY_FORGOT_PASSWORD = Operation(
     operation_id="account_verify_forgot_password",
@@ -86,6 +89,7 @@ _VERIFY_FORGOT_PASSWORD = Operation(
     idempotent=False,
     request_model=m.AccountVerifyForgotPasswordRequest,
     response_model=m.AccountVerifyForgotPasswordResponse,
+    authenticated=False,
 )
 
 

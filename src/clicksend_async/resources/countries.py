@@ -27,6 +27,7 @@ _LIST = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.CountriesListResponse,
+    authenticated=False,
 )
 
 

@@ -1,0 +1,451 @@
+"""The emulator as an ASGI app: ClickSend v3 under /v3 and Voximplant's GetCallHistory under
+/platform_api, with Basic auth, a rate limit, latency and fault knobs, and webhook pushes.
+
+Use it in-process (``AsyncClickSend.sandbox()``, no sockets) or as a real server
+(``clicksend sandbox --port 8080`` / :func:`serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import importlib
+import json
+import math
+import random
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from functools import cached_property
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode
+
+import anyio
+import httpx
+
+from clicksend_async._resource import Operation
+from clicksend_async.sandbox._config import FAULTS_BEFORE, SandboxConfig
+from clicksend_async.sandbox._handlers import HANDLERS, ApiError, Request
+from clicksend_async.sandbox._state import SandboxState
+from clicksend_async.sandbox._voximplant import CallHistory, verify_jwt
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+API_PREFIX = "/v3"
+VOXIMPLANT_PATH = "/platform_api/GetCallHistory"
+STATS_PATH = "/__sandbox/stats"
+HTML_502 = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+)
+
+
+class DroppedConnection(Exception):
+    """Raised by the app to make the server drop the connection mid-answer (a fault knob)."""
+
+
+class Route:
+    __slots__ = ("operation", "params", "pattern")
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self.params = re.findall(r"{(\w+)}", operation.path)
+        regex = re.sub(
+            r"{(\w+)}",
+            r"(?P<\1>[^/]+)",
+            re.escape(operation.path).replace(r"\{", "{").replace(r"\}", "}"),
+        )
+        self.pattern = re.compile(f"^{API_PREFIX}{regex}/?$")
+
+
+def all_operations() -> list[Operation]:
+    from clicksend_async.resources import RESOURCE_NAMES
+
+    found: list[Operation] = []
+    for name in RESOURCE_NAMES:
+        module = importlib.import_module(f"clicksend_async.resources.{name}")
+        found.extend(v for v in vars(module).values() if isinstance(v, Operation))
+    return found
+
+
+def envelope(data: Any = None, *, status: int = 200, code: str = "SUCCESS", msg: str = "") -> bytes:
+    body = {"http_code": status, "response_code": code, "response_msg": msg or code, "data": data}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class Sandbox:
+    """An in-memory ClickSend (and Voximplant) to send to, page through and break on purpose."""
+
+    def __init__(self, config: SandboxConfig | None = None, **options: Any) -> None:
+        self.config = config or SandboxConfig(**options)
+        self.state = SandboxState()
+        self.pushed: list[dict[str, Any]] = []  # every webhook push: kind, url, status/error
+        self._rng = random.Random(self.config.seed)
+        self._script = deque(self.config.fault_script or ())
+        self._tokens = float(self.config.rate_limit_burst or math.ceil(self.config.rate_limit or 1))
+        self._refilled = time.monotonic()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._push_client: httpx.AsyncClient | None = None
+        self.voximplant = CallHistory(
+            self.config.voximplant_sessions, self.config.voximplant_account_id
+        )
+
+    # -- tables -----------------------------------------------------------------------------------
+
+    @cached_property
+    def routes(self) -> dict[str, list[Route]]:
+        table: dict[str, list[Route]] = {}
+        for operation in all_operations():
+            table.setdefault(operation.method, []).append(Route(operation))
+        for routes in table.values():  # literal segments win over placeholders
+            routes.sort(key=lambda r: (len(r.params), -len(r.operation.path)))
+        return table
+
+    @cached_property
+    def examples(self) -> dict[str, Any]:
+        text = (
+            resources.files("clicksend_async.sandbox").joinpath("examples.json").read_text("utf-8")
+        )
+        data: dict[str, Any] = json.loads(text)
+        return data
+
+    # -- ASGI -------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        status, content, extra = await self.handle(scope["method"], raw_path, query, headers, body)
+        if isinstance(content, DroppedConnection):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"4096"),
+                    ],
+                }
+            )
+            raise content
+        response_headers = [
+            (b"content-type", extra.pop("content-type", "application/json").encode())
+        ]
+        response_headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+        response_headers.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def handle(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes | DroppedConnection, dict[str, str]]:
+        if path == STATS_PATH:
+            return 200, json.dumps(self.state.stats()).encode(), {}
+        if path == VOXIMPLANT_PATH:
+            return self._voximplant(query, headers)
+        route, params, allowed = self._match(method, path)
+        if route is None:
+            status, code = (405, "METHOD_NOT_ALLOWED") if allowed else (404, "NOT_FOUND")
+            self.state.responses[status] += 1
+            return status, envelope(status=status, code=code, msg=f"no {method} {path}"), {}
+        operation = route.operation
+        self.state.requests[operation.operation_id] += 1
+        status, content, extra = await self._answer(operation, params, query, headers, body)
+        self.state.responses[status] += 1
+        return status, content, extra
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+        for route in self.routes.get(method, ()):
+            found = route.pattern.match(path)
+            if found:
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}, True
+        allowed = any(
+            r.pattern.match(path) for m, rs in self.routes.items() if m != method for r in rs
+        )
+        return None, {}, allowed
+
+    async def _answer(
+        self,
+        operation: Operation,
+        params: dict[str, str],
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, bytes | DroppedConnection, dict[str, str]]:
+        user: str | None = None
+        if operation.authenticated:
+            user, refusal = self._authenticate(headers.get("authorization"), operation)
+            if refusal is not None:
+                return refusal[0], refusal[1], {}
+        if self.config.rate_limit is not None:
+            wait = self._take_token()
+            if wait > 0:
+                retry_after = str(max(1, math.ceil(wait)))
+                msg = "Rate Limit Exceeded"
+                return (
+                    429,
+                    envelope(status=429, code="TOO_MANY_REQUESTS", msg=msg),
+                    {"retry-after": retry_after},
+                )
+        if self.config.latency:
+            await anyio.sleep(self.config.latency)
+        fault = self._pick_fault()
+        if fault is not None:
+            self.state.faults[fault] += 1
+        if fault in FAULTS_BEFORE:
+            if fault == "http_500":
+                return (
+                    500,
+                    envelope(status=500, code="INTERNAL_SERVER_ERROR", msg="Internal error"),
+                    {},
+                )
+            if fault == "html_502":
+                return 502, HTML_502, {"content-type": "text/html"}
+            return (
+                429,
+                envelope(status=429, code="TOO_MANY_REQUESTS", msg="Rate Limit Exceeded"),
+                {"retry-after": "1"},
+            )
+        try:
+            parsed = json.loads(body) if body.strip() else None
+        except ValueError:
+            return (
+                400,
+                envelope(status=400, code="BAD_REQUEST", msg="the body is not valid JSON"),
+                {},
+            )
+        handler = HANDLERS.get(operation.operation_id)
+        try:
+            if handler is None:
+                answer = self.examples.get(operation.operation_id) or {
+                    "http_code": 200, "response_code": "SUCCESS", "response_msg": "", "data": None,
+                }  # fmt: skip
+                content = json.dumps(answer, separators=(",", ":")).encode()
+            else:
+                request = Request(
+                    method=operation.method,
+                    operation_id=operation.operation_id,
+                    path_params=params,
+                    query=query,
+                    body=parsed,
+                    user=user,
+                    state=self.state,
+                    receipt_delay=self.config.receipt_delay,
+                    push=self._push,
+                )
+                content = envelope(await handler(request), msg="Here is your data.")
+        except ApiError as error:
+            return (
+                error.status,
+                envelope(error.data, status=error.status, code=error.code, msg=error.msg),
+                {},
+            )
+        # Faults after the work: the request WAS processed (a send went out).
+        if fault == "drop":
+            return 200, DroppedConnection("sandbox fault: connection dropped"), {}
+        if fault == "truncated_json":
+            return 200, content[: max(1, len(content) // 2)], {}
+        if fault == "invalid_json":
+            return 200, b"{" + content[1:].replace(b":", b"=", 3), {}
+        if fault == "slow":
+            await anyio.sleep(self.config.slow_seconds)
+        return 200, content, {}
+
+    def _authenticate(
+        self, header: str | None, operation: Operation
+    ) -> tuple[str | None, tuple[int, bytes] | None]:
+        if not header or not header.lower().startswith("basic "):
+            return None, (
+                401,
+                envelope(status=401, code="MISSING_CREDENTIALS", msg="Missing credentials"),
+            )
+        try:
+            user, _, key = base64.b64decode(header[6:].strip()).decode().partition(":")
+        except ValueError:
+            user, key = "", ""
+        if self.config.credentials().get(user) != key or not user:
+            return None, (
+                401,
+                envelope(status=401, code="INVALID_CREDENTIALS", msg="Invalid credentials"),
+            )
+        if user == "notactive" and operation.operation_id != "account_get":
+            return user, (
+                403,
+                envelope(status=403, code="ACCOUNT_NOT_ACTIVATED", msg="Account not activated"),
+            )
+        if user == "banned":
+            return user, (403, envelope(status=403, code="FORBIDDEN", msg="This account is banned"))
+        return user, None
+
+    def _take_token(self) -> float:
+        """0 when a request may pass, else the seconds until one may (server-side token bucket)."""
+        rate = float(self.config.rate_limit or 0)
+        burst = float(self.config.rate_limit_burst or max(1, math.ceil(rate)))
+        now = time.monotonic()
+        self._tokens = min(burst, self._tokens + (now - self._refilled) * rate)
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / rate
+
+    def _pick_fault(self) -> str | None:
+        if self._script:
+            return self._script.popleft()
+        if self.config.fault_rate and self._rng.random() < self.config.fault_rate:
+            return self._rng.choice(list(self.config.faults))
+        return None
+
+    # -- webhooks ---------------------------------------------------------------------------------
+
+    def _push(self, kind: str, payload: dict[str, Any], url: str | None, delay: float) -> None:
+        target = url or self.config.webhook_url
+        if not target:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._deliver(kind, payload, target, delay))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, kind: str, payload: dict[str, Any], url: str, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.config.webhook_encoding == "form":
+            body = urlencode({k: "" if v is None else str(v) for k, v in payload.items()}).encode()
+            content_type = "application/x-www-form-urlencoded"
+        else:
+            body, content_type = json.dumps(payload).encode(), "application/json"
+        if self._push_client is None:
+            self._push_client = httpx.AsyncClient(timeout=30.0)
+        record: dict[str, Any] = {"kind": kind, "url": url, "payload": payload}
+        try:
+            response = await self._push_client.post(
+                url, content=body, headers={"content-type": content_type}
+            )
+            record["status"] = response.status_code
+        except httpx.HTTPError as exc:
+            record["error"] = f"{type(exc).__name__}: {exc}"
+        self.pushed.append(record)
+
+    async def wait_for_pushes(self, timeout: float = 10.0) -> None:
+        """Wait until every scheduled webhook push has been attempted."""
+        with anyio.fail_after(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._push_client is not None:
+            await self._push_client.aclose()
+            self._push_client = None
+
+    # -- Voximplant -------------------------------------------------------------------------------
+
+    def _voximplant(
+        self, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        self.state.requests["voximplant_get_call_history"] += 1
+        auth = headers.get("authorization", "")
+        if self.config.voximplant_public_key is not None:
+            if not auth.lower().startswith("bearer "):
+                return (
+                    200,
+                    json.dumps({"error": {"code": 100, "msg": "Authorization required"}}).encode(),
+                    {},
+                )
+            reason = verify_jwt(
+                auth[7:].strip(),
+                self.config.voximplant_public_key,
+                self.config.voximplant_account_id,
+            )
+            if reason is not None:
+                return 200, json.dumps({"error": {"code": 454, "msg": reason}}).encode(), {}
+        elif not auth and "api_key" not in query:
+            return (
+                200,
+                json.dumps({"error": {"code": 100, "msg": "Authorization required"}}).encode(),
+                {},
+            )
+        return 200, json.dumps(self.voximplant.answer(query)).encode(), {}
+
+
+class SandboxTransport(httpx.AsyncBaseTransport):
+    """httpx → the emulator in-process (no sockets). A dropped-connection fault becomes
+    ``httpx.RemoteProtocolError`` and the read timeout is enforced, as over a real socket."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._asgi = httpx.ASGITransport(app=sandbox)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        read_timeout = (request.extensions.get("timeout") or {}).get("read")
+        try:
+            with anyio.fail_after(read_timeout) if read_timeout else contextlib.nullcontext():
+                return await self._asgi.handle_async_request(request)
+        except TimeoutError:
+            raise httpx.ReadTimeout(
+                "sandbox: no answer within the read timeout", request=request
+            ) from None
+        except DroppedConnection:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a complete response", request=request
+            ) from None
+
+    async def aclose(self) -> None:
+        await self.sandbox.aclose()
+
+
+@contextlib.asynccontextmanager
+async def serve_in_background(
+    sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Run the emulator as a real HTTP server in this event loop; yields its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(sandbox, host=host, port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the sandbox server stopped during start-up")
+            await asyncio.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()
+        yield f"http://{host}:{bound[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def serve(sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Run the emulator as a blocking HTTP server (``clicksend sandbox``)."""
+    import uvicorn
+
+    uvicorn.run(sandbox, host=host, port=port, log_level="warning")
