@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from functools import cached_property
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, unquote
 
 import anyio
 import httpx
@@ -31,6 +31,7 @@ from clicksend_async.sandbox._config import FAULTS_BEFORE, SandboxConfig
 from clicksend_async.sandbox._handlers import HANDLERS, ApiError, Request
 from clicksend_async.sandbox._state import SandboxState
 from clicksend_async.sandbox._voximplant import CallHistory, verify_jwt
+from clicksend_async.webhooks import parse_webhook, webhook_body
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -334,11 +335,11 @@ class Sandbox:
     async def _deliver(self, kind: str, payload: dict[str, Any], url: str, delay: float) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
+        event = parse_webhook(payload)
         if self.config.webhook_encoding == "form":
-            body = urlencode({k: "" if v is None else str(v) for k, v in payload.items()}).encode()
-            content_type = "application/x-www-form-urlencoded"
+            body, content_type = webhook_body(event, encoding="form")
         else:
-            body, content_type = json.dumps(payload).encode(), "application/json"
+            body, content_type = webhook_body(event, encoding="json")
         if self._push_client is None:
             self._push_client = httpx.AsyncClient(timeout=30.0)
         record: dict[str, Any] = {"kind": kind, "url": url, "payload": payload}
