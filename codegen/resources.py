@@ -71,6 +71,7 @@ def operation_view(op: Operation) -> dict[str, Any]:
         "data_hint": data if data == "Any" else f"{data} | None",
         "page_model": op.page_model,
         "item_hint": result_hint(op.item_schema),
+        "bulk_item_model": op.bulk_item_model,
     }
 
 

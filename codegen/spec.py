@@ -52,6 +52,7 @@ class Operation:
     data_schema: dict[str, Any] = field(default_factory=dict)  # the envelope's `data`
     page_model: str | None = None  # paginated: the page schema (shared Page + typed data[])
     item_schema: dict[str, Any] = field(default_factory=dict)  # paginated: one item
+    bulk_item_model: str | None = None  # x-bulk: the model of one message of the bulk array
 
 
 # Keyword arguments every generated method has; spec names that collide get a suffix.
@@ -168,6 +169,11 @@ def clicksend_resources() -> list[Resource]:
             data_schema = _data_schema(schemas, response_model)
             paginated = raw.get("x-pagination") == "page"
             page_model, item_schema = _page_of(schemas, data_schema) if paginated else (None, {})
+            bulk_item_model = None
+            if raw.get("x-bulk") and body:
+                bulk_key = raw["x-bulk"]
+                items = schemas[ref_name(body["schema"])]["properties"][bulk_key]["items"]
+                bulk_item_model = ref_name(items)
             resource.operations.append(
                 Operation(
                     operation_id=raw["operationId"],
@@ -188,6 +194,7 @@ def clicksend_resources() -> list[Resource]:
                     data_schema=data_schema,
                     page_model=page_model,
                     item_schema=item_schema,
+                    bulk_item_model=bulk_item_model,
                 )
             )
     return sorted(resources.values(), key=lambda r: r.name)

@@ -498,3 +498,20 @@ async def test_rate_limit_option_spaces_requests(router: respx.MockRouter) -> No
     assert sent[-1] - sent[0] >= 5 / 20 - 0.02  # 6 calls at 20/s after a burst of 1
     assert cs.limiter.rate == 20 and cs.limiter.burst == 1
     await http.aclose()
+
+
+async def test_undecodable_body_is_retried_for_a_read_only(
+    cs: AsyncClickSend, router: respx.MockRouter
+) -> None:
+    read = router.get("/account").mock(
+        side_effect=[
+            httpx.Response(200, content=b'{"http_code": 2'),
+            httpx.Response(200, json=envelope()),
+        ]
+    )
+    await cs.account.get()
+    assert read.call_count == 2
+    send = router.post("/sms/send").respond(200, content=b'{"http_code": 2')
+    with pytest.raises(errors.ResponseDecodeError):
+        await cs.sms.send(SEND)
+    assert send.call_count == 1

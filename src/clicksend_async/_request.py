@@ -2,9 +2,10 @@
 
 One logical request = attempts through the client's limiter and sender, with the retry policy of
 ``_retry``: failures that provably happened before the request was written and 429s are retried
-for every call; 5xx, read timeouts and dropped connections only for idempotent calls, otherwise
-they raise with ``outcome_unknown``. What a 2xx means is the API's business: ``interpret`` turns
-it into a result, raises a typed error, or raises :class:`RetryLater` for a retryable API error.
+for every call; 5xx, read timeouts, dropped connections and undecodable bodies only for idempotent
+calls, otherwise they raise with ``outcome_unknown``. What a 2xx means is the API's business:
+``interpret`` turns it into a result, raises a typed error, or raises :class:`RetryLater` for a
+retryable API error.
 """
 
 from __future__ import annotations
@@ -161,6 +162,11 @@ class RequestLoop:
                 await anyio.sleep(
                     later.delay if later.delay is not None else _retry.backoff_delay(attempt)
                 )
+            except errors.ResponseDecodeError:
+                # A truncated or garbled body: repeating a read is safe, a send is not.
+                if not (idempotent and retries_left):
+                    raise
+                await anyio.sleep(_retry.backoff_delay(attempt))
 
 
 def transport_error(

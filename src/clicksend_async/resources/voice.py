@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from clicksend_async._resource import (
     query_params,
 )
 from clicksend_async._response import APIResponse
+from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
 
 __all__ = ["VoiceResource", "VoiceResourceWithRawResponse"]
@@ -468,3 +470,36 @@ class VoiceResource(BaseResource):
             extra_headers=extra_headers,
         )
         return response.parsed.data
+
+    async def send_bulk(
+        self,
+        messages: Iterable[m.VoiceMessage | Mapping[str, Any]]
+        | AsyncIterable[m.VoiceMessage | Mapping[str, Any]],
+        *,
+        shared: Mapping[str, Any] | None = None,
+        checkpoint: str | os.PathLike[str] | Checkpoint | None = None,
+        on_progress: Callable[[BulkProgress], Any] | None = None,
+        chunk_size: int = 1000,
+        max_chunks_in_flight: int | None = None,
+        report: BulkReport | None = None,
+    ) -> BulkReport:
+        """Send any number of messages (`POST /voice/send`, 1000 per request).
+
+        Validates each message first (invalid ones are reported, never sent), gives each a unique
+        `custom_string` unless set, sends chunks concurrently under the client's limits, never
+        repeats a chunk whose outcome is unknown (`await report.reconcile(cs)` settles them), and
+        with `checkpoint` (a file path or a `Checkpoint`) resumes without resending. `shared` holds
+        top-level body fields (e.g. MMS `media_file`). Pass `report` to keep it on cancellation.
+        """
+        return await send_bulk(
+            self._client,
+            _SEND,
+            m.VoiceMessage,
+            messages,
+            shared=shared,
+            checkpoint=checkpoint,
+            on_progress=on_progress,
+            chunk_size=chunk_size,
+            max_chunks_in_flight=max_chunks_in_flight,
+            report=report,
+        )
