@@ -10,6 +10,8 @@ from typing import Any
 
 import anyio
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clicksend_async import AsyncClickSend, errors
 from clicksend_async.models.clicksend import InboundSmsWebhook, SmsDeliveryReceiptWebhook
@@ -371,3 +373,26 @@ async def test_webhook_push_of_receipts_and_inbound() -> None:
     assert isinstance(receipt, SmsDeliveryReceiptWebhook)
     assert (receipt.custom_string, receipt.status) == ("ref-1", "Delivered")
     assert isinstance(inbound, InboundSmsWebhook) and inbound.custom_string == "ref-1"
+
+
+async def test_voximplant_sandbox_verifies_the_jwt_and_pages_past_the_offset_cap() -> None:
+    from clicksend_async.voximplant import AsyncVoximplant
+
+    sandbox = Sandbox(voximplant_sessions=12_000)
+    async with AsyncVoximplant.sandbox(sandbox) as vox:
+        ids = [
+            s.call_session_history_id
+            async for s in vox.call_history(
+                from_date="2025-12-31 00:00:00", to_date="2026-12-31 00:00:00", with_calls=True
+            )
+        ]
+        assert len(ids) == 12_000 == len(set(ids))
+        assert vox.tokens is not None and vox.tokens.signed == 1
+    other = Sandbox()
+    async with AsyncVoximplant.sandbox(other) as vox:
+        stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+        other.config.voximplant_public_key = stranger.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()  # the emulator now trusts another key than the client signs with
+        with pytest.raises(errors.VoximplantAuthenticationError, match="invalid JWT"):
+            await vox.call_history(from_date="2026-01-01 00:00:00", to_date="2026-01-02 00:00:00")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clicksend_async import _retry, errors
 from clicksend_async._auth import VoximplantTokens
@@ -18,6 +18,9 @@ from clicksend_async._request import RequestLoop, RetryLater
 from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
 from clicksend_async.models.voximplant import CallSessionInfo, GetCallHistoryResponse
+
+if TYPE_CHECKING:
+    from clicksend_async.sandbox import Sandbox
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVoximplant", "CallHistoryPaginator"]
 
@@ -96,6 +99,7 @@ class AsyncVoximplant:
             )
         self.account_id = account_id
         self.base_url = base_url.rstrip("/")
+        self.emulator: Sandbox | None = None  # set by AsyncVoximplant.sandbox()
         self._tokens: VoximplantTokens | None = None
         self._legacy: dict[str, str] = {}
         if api_key is not None and key_id is None:
@@ -129,6 +133,44 @@ class AsyncVoximplant:
     @classmethod
     def from_credentials_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> AsyncVoximplant:
         return cls.from_credentials(_read_credentials_file(path), **kwargs)
+
+    @classmethod
+    def sandbox(cls, sandbox: Sandbox | None = None, **kwargs: Any) -> AsyncVoximplant:
+        """A client wired in-process to the emulator's synthetic call history, signing with a
+        fresh service-account key whose public half the emulator verifies."""
+        import httpx
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        from clicksend_async.sandbox import Sandbox, SandboxTransport
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public_pem = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        emulator = sandbox if sandbox is not None else Sandbox()
+        emulator.config.voximplant_public_key = public_pem
+        http = httpx.AsyncClient(transport=SandboxTransport(emulator))
+        client = cls(
+            account_id=emulator.config.voximplant_account_id,
+            key_id="sandbox-key",
+            private_key=private_pem,
+            base_url="http://sandbox.invalid/platform_api",
+            http_client=http,
+            **kwargs,
+        )
+        client._requests.sender = HttpxSender(http, owned=True)
+        client.emulator = emulator
+        return client
 
     # -- lifecycle ------------------------------------------------------------------------------
 
