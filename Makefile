@@ -53,6 +53,7 @@ $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/send.py --n 3000 --concurrency 1 64 --latency-ms 0 20 \
 		--clients httpx official sdk --no-pin --repeat 3
+	$(BENCH_VENV)/bin/python bench/bulk.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .pytest_cache

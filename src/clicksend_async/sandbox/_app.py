@@ -12,6 +12,7 @@ import base64
 import contextlib
 import importlib
 import json
+import logging
 import math
 import random
 import re
@@ -47,6 +48,19 @@ HTML_502 = (
 
 class DroppedConnection(Exception):
     """Raised by the app to make the server drop the connection mid-answer (a fault knob)."""
+
+
+class _QuietDrops(logging.Filter):
+    """An injected drop is the knob working, not an error: keep it out of the server's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+def _quiet_drops() -> None:
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in server_log.filters):
+        server_log.addFilter(_QuietDrops())
 
 
 class Route:
@@ -429,6 +443,7 @@ async def serve_in_background(
     """Run the emulator as a real HTTP server in this event loop; yields its base URL."""
     import uvicorn
 
+    _quiet_drops()
     config = uvicorn.Config(sandbox, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
@@ -449,4 +464,5 @@ def serve(sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 8080) -> Non
     """Run the emulator as a blocking HTTP server (``clicksend sandbox``)."""
     import uvicorn
 
+    _quiet_drops()
     uvicorn.run(sandbox, host=host, port=port, log_level="warning")
