@@ -6,7 +6,6 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -17,7 +16,7 @@ from clicksend_async._auth import basic_authorization
 from clicksend_async._envelope import ensure_envelope
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._ratelimit import RateLimiter
-from clicksend_async._request import RequestLoop
+from clicksend_async._request import ClientBase, RequestLoop
 from clicksend_async._resource import NOT_GIVEN, NotGiven, Operation, TimeoutArg
 from clicksend_async._response import APIResponse
 from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
@@ -37,7 +36,7 @@ logger = logging.getLogger("clicksend_async")
 T = TypeVar("T")
 
 
-class AsyncClickSend(ResourcesMixin):
+class AsyncClickSend(ClientBase, ResourcesMixin):
     """Async client for the ClickSend REST API v3.
 
     Credentials come from the arguments or from ``CLICKSEND_USERNAME`` / ``CLICKSEND_API_KEY``.
@@ -117,30 +116,10 @@ class AsyncClickSend(ResourcesMixin):
             http_client=http,
             **options,
         )
-        client._requests.sender = HttpxSender(http, owned=True)  # closed with the client
-        client.emulator = emulator
+        client._attach_sandbox(http, emulator)
         return client
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def __aenter__(self) -> AsyncClickSend:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool (an injected ``http_client`` is left to its owner)."""
-        await self._requests.sender.aclose()
-
-    @property
-    def is_closed(self) -> bool:
-        return self._requests.sender.is_closed
+    # -- lifecycle (async with / aclose: ClientBase) ------------------------------------------
 
     @property
     def max_retries(self) -> int:

@@ -15,7 +15,8 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -31,7 +32,11 @@ from clicksend_async._transport import (
 )
 
 T = TypeVar("T")
+ClientT = TypeVar("ClientT", bound="ClientBase")
 logger = logging.getLogger("clicksend_async")
+
+if TYPE_CHECKING:
+    from clicksend_async.sandbox import Sandbox
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
@@ -167,6 +172,36 @@ class RequestLoop:
                 if not (idempotent and retries_left):
                     raise
                 await anyio.sleep(_retry.backoff_delay(attempt))
+
+
+class ClientBase:
+    """Lifecycle shared by the SDK's clients: ``async with``, ``aclose()``, the sandbox hook."""
+
+    _requests: RequestLoop
+    emulator: Sandbox | None  # the in-process emulator, for clients made by .sandbox()
+
+    async def __aenter__(self: ClientT) -> ClientT:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (an injected ``http_client`` is left to its owner)."""
+        await self._requests.sender.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._requests.sender.is_closed
+
+    def _attach_sandbox(self, http: httpx.AsyncClient, emulator: Sandbox) -> None:
+        self._requests.sender = HttpxSender(http, owned=True)  # closed with the client
+        self.emulator = emulator
 
 
 def transport_error(

@@ -7,14 +7,13 @@ import os
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from clicksend_async import _retry, errors
 from clicksend_async._auth import VoximplantTokens
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._ratelimit import RateLimiter
-from clicksend_async._request import RequestLoop, RetryLater
+from clicksend_async._request import ClientBase, RequestLoop, RetryLater
 from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
 from clicksend_async.models.voximplant import CallSessionInfo, GetCallHistoryResponse
@@ -63,7 +62,7 @@ def encode_params(params: Mapping[str, Any]) -> dict[str, str]:
     return encoded
 
 
-class AsyncVoximplant:
+class AsyncVoximplant(ClientBase):
     """Async client for Voximplant's GetCallHistory.
 
     Authenticate with a service account (``from_credentials_file``, ``from_credentials``, or the
@@ -168,25 +167,10 @@ class AsyncVoximplant:
             http_client=http,
             **kwargs,
         )
-        client._requests.sender = HttpxSender(http, owned=True)
-        client.emulator = emulator
+        client._attach_sandbox(http, emulator)
         return client
 
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> AsyncVoximplant:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._requests.sender.aclose()
+    # -- lifecycle (async with / aclose: ClientBase) ------------------------------------------
 
     def __repr__(self) -> str:
         return f"<AsyncVoximplant account_id={self.account_id!r} base_url={self.base_url!r}>"
