@@ -96,3 +96,19 @@ def test_voximplant_datetime_is_utc_and_round_trips() -> None:
     sample = Sample.model_validate({"vox": "2024-05-29 15:05:26"})
     assert sample.vox == datetime(2024, 5, 29, 15, 5, 26, tzinfo=timezone.utc)
     assert sample.to_wire() == {"vox": "2024-05-29 15:05:26"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["clicksend_async.models.voximplant", "clicksend_async.voximplant", "clicksend_async.cli"],
+)
+def test_every_public_module_imports_first(module: str) -> None:
+    # Import order once caused a cycle (models -> voximplant package -> models): check each
+    # module on its own in a fresh interpreter.
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

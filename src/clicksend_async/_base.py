@@ -7,6 +7,9 @@ by their Python name or their wire name, and dumping uses the wire names by defa
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -25,3 +28,20 @@ class CSModel(BaseModel):
     def to_wire(self) -> dict[str, object]:
         """The JSON-ready body ClickSend expects: wire names, only the fields that were set."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class VoximplantRecordBase(CSModel):
+    """Base of the generated Voximplant ``RecordInfo`` (``base-class-map`` in pyproject.toml):
+    ``media_parameters`` arrives as a JSON-encoded string."""
+
+    @property
+    def media_parameters_parsed(self) -> dict[str, Any] | None:
+        """``media_parameters`` decoded (None when absent or not a JSON object)."""
+        raw = getattr(self, "media_parameters", None)
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from clicksend_async._base import CSModel
+from clicksend_async._base import CSModel, VoximplantRecordBase
 from datetime import date
-from clicksend_async.voximplant._base import RecordBase
 from clicksend_async._types import Money, VoxDateTime
 
 
@@ -201,7 +200,7 @@ class GetCallHistoryResponse(CSModel):
     """
 
 
-class RecordInfo(RecordBase):
+class RecordInfo(VoximplantRecordBase):
     """
     RecordType, the record info.
     """

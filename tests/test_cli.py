@@ -1,0 +1,349 @@
+"""The `clicksend` command, run through typer's CliRunner against the in-process emulator.
+
+Each run builds its emulator through `cli.new_sandbox`; the `sandbox` fixture makes every run of a
+test share one, so a test can send, then read the history, and inspect what the emulator got.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from clicksend_async import cli
+from clicksend_async.sandbox import Sandbox
+
+WIDE = {"COLUMNS": "200"}  # rich tables and typer's error panel: no wrapping in assertions
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    emulator = Sandbox()
+    monkeypatch.setattr(cli, "new_sandbox", lambda: emulator)
+    return emulator
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    result = CliRunner().invoke(cli.app, list(args), env={**WIDE, **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a bug, not a reported error
+    return result
+
+
+def summary_count(output: str, label: str) -> int:
+    found = re.search(rf"^{label}\s+([\d,]+)", output, re.MULTILINE)
+    assert found, f"no {label!r} line in:\n{output}"
+    return int(found.group(1).replace(",", ""))
+
+
+def send(*numbers: str, body: str = "hello") -> Result:
+    args = ["--sandbox", "sms", "send", "--body", body]
+    for number in numbers:
+        args += ["--to", number]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+# -- sms send -------------------------------------------------------------------------------------
+
+
+def test_sms_send_prints_status_id_and_price_per_recipient(sandbox: Sandbox) -> None:
+    result = run(
+        "--sandbox", "sms", "send", "--to", "+61411111111", "--to", "+61400000999",
+        "--body", "Your code is 1234", "--from", "ACME",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    by_to = {m.to: m for m in sandbox.state.messages.values()}
+    for line, to, price in zip(
+        lines, ["+61411111111", "+61400000999"], ["0.0000", "0.0700"], strict=True
+    ):
+        assert line.split() == [to, "SUCCESS", by_to[to].message_id, price, "AUD"]
+    assert {(m.body, m.sender) for m in by_to.values()} == {("Your code is 1234", "ACME")}
+
+
+def test_sms_send_refused_recipient_exits_1(sandbox: Sandbox) -> None:
+    result = run("--sandbox", "sms", "send", "--to", "+61411111111", "--to", "nope", "--body", "x")
+    assert result.exit_code == 1
+    assert "INVALID_RECIPIENT" in result.stdout.splitlines()[1]
+    assert result.stderr == "error: 1 of 2 messages not accepted\n"
+    assert len(sandbox.state.messages) == 1
+
+
+def test_sms_send_schedule_accepts_an_iso_datetime_with_offset(sandbox: Sandbox) -> None:
+    when = (datetime.now(timezone(timedelta(hours=10))) + timedelta(days=1)).replace(microsecond=0)
+    result = run(
+        "--sandbox", "sms", "send", "--to", "+61400000001", "--body", "later",
+        "--schedule", when.isoformat(),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (message,) = sandbox.state.messages.values()
+    assert message.schedule == int(when.timestamp())
+
+
+# -- sms history ----------------------------------------------------------------------------------
+
+
+def test_sms_history_json_csv_and_table(sandbox: Sandbox) -> None:
+    send("+61400000001", "+61400000002", "+61400000999", body="Hi [bold]there[/]")
+    ids = {m.message_id for m in sandbox.state.messages.values()}
+
+    as_json = run("--sandbox", "sms", "history", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    items = json.loads(as_json.stdout)
+    assert {item["message_id"] for item in items} == ids
+    assert {"from", "to", "body", "status", "date", "message_price", "custom_string"} <= set(
+        items[0]
+    )  # wire names (from, not from_)
+    assert {item["status"] for item in items} == {"Delivered", "Undelivered"}
+
+    as_csv = run("--sandbox", "sms", "history", "--csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert {row["message_id"] for row in rows} == ids
+    assert rows[0]["body"] == "Hi [bold]there[/]" and rows[0]["message_price"] == "0.07"
+
+    table = run("--sandbox", "sms", "history")
+    assert table.exit_code == 0, table.output
+    assert all(message_id in table.stdout for message_id in ids)
+    assert "Hi [bold]there[/]" in table.stdout  # user text is not taken as markup
+    assert "3 messages" in table.stdout
+
+
+def test_sms_history_limit_search_and_dates(sandbox: Sandbox) -> None:
+    send("+61400000001", "+61400000002", "+61400000999")
+    limited = json.loads(run("--sandbox", "sms", "history", "--json", "--limit", "2").stdout)
+    assert len(limited) == 2
+    found = json.loads(
+        run("--sandbox", "sms", "history", "--json", "--search", "to:+61400000999").stdout
+    )
+    assert [item["to"] for item in found] == ["+61400000999"]
+    tomorrow = (datetime.now() + timedelta(days=1)).date().isoformat()
+    today = datetime.now().date().isoformat()
+    assert json.loads(run("--sandbox", "sms", "history", "--json", "--from", tomorrow).stdout) == []
+    # A date alone for --to means the end of that day: today's messages are included.
+    assert len(json.loads(run("--sandbox", "sms", "history", "--json", "--to", today).stdout)) == 3
+
+
+def test_sms_history_json_and_csv_together_is_a_usage_error(sandbox: Sandbox) -> None:
+    result = run("--sandbox", "sms", "history", "--json", "--csv")
+    assert result.exit_code == 2
+    assert "choose one of --json and --csv" in result.stderr
+
+
+# -- campaign -------------------------------------------------------------------------------------
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_campaign_fills_placeholders_and_reports_every_bucket(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    contacts = write_csv(
+        tmp_path / "contacts.csv",
+        "phone,first_name,city\n"
+        "+61400000001,Ann,Sydney\n"
+        "+61400000002,,Perth\n"  # line 3: empty placeholder value
+        ",Bob,Hobart\n"  # line 4: no phone
+        "+61400000999,Cy,Melbourne\n"  # the emulator marks ...999 Undelivered
+        "not-a-phone,Di,Darwin\n"  # line 6: malformed
+        "+61400000005,Ed,Cairns\n",
+    )
+    result = run(
+        "--sandbox", "campaign", "send", "--csv", str(contacts),
+        "--body", "Hi {first_name}, your {city} order has shipped.",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    bodies = {m.to: m.body for m in sandbox.state.messages.values()}
+    assert bodies == {
+        "+61400000001": "Hi Ann, your Sydney order has shipped.",
+        "+61400000999": "Hi Cy, your Melbourne order has shipped.",
+        "+61400000005": "Hi Ed, your Cairns order has shipped.",
+    }
+    out = result.stdout
+    assert summary_count(out, "rows") == 6
+    assert summary_count(out, "accepted") == 3
+    assert summary_count(out, "rejected") == 3
+    assert summary_count(out, "failed") == 0
+    assert summary_count(out, "delivered") == 2
+    assert summary_count(out, "undelivered") == 1
+    assert "empty first_name  (line 3)" in out
+    assert "empty phone  (line 4)" in out
+    assert "phone: … is not a phone number  (line 6)" in out
+    assert "time taken" in out
+    assert "3 sent" in result.stderr  # the progress bar's last state
+
+
+def test_campaign_unknown_placeholder_fails_before_sending(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    contacts = write_csv(tmp_path / "c.csv", "phone_number,name\n+61400000001,Ann\n")
+    result = run(
+        "--sandbox", "campaign", "send", "--csv", str(contacts), "--body", "Hi {first_name}"
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: --body uses {{first_name}}, which is not a column of {contacts} "
+        "(columns: phone_number, name)\n"
+    )
+    assert sandbox.state.messages == {}
+
+
+def test_campaign_csv_problems_are_one_line_errors(sandbox: Sandbox, tmp_path: Path) -> None:
+    missing = run("--sandbox", "campaign", "send", "--csv", str(tmp_path / "no.csv"), "--body", "x")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("error: No such file or directory:")
+    no_phone = write_csv(tmp_path / "names.csv", "name\nAnn\n")
+    result = run("--sandbox", "campaign", "send", "--csv", str(no_phone), "--body", "x")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "no phone, phone_number or to column" in result.stderr
+
+
+def test_campaign_reconciles_unknown_chunks_and_resumes_without_resending(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Chunk 1 is processed but its answer is lost (found again by reconcile); chunk 2 gets a 502
+    # (never processed: safe to resend). One request at a time so the faults hit those chunks.
+    emulator = Sandbox(fault_script=[None, "drop", "html_502"])
+    monkeypatch.setattr(cli, "new_sandbox", lambda: emulator)
+    rows = "".join(f"+6140{i:07d},N{i}\n" for i in range(2500))
+    contacts = write_csv(tmp_path / "c.csv", "phone,name\n" + rows)
+    args = ["--sandbox", "campaign", "send", "--csv", str(contacts), "--body", "Hi {name}"]
+    args += ["--concurrency", "1", "--checkpoint", str(tmp_path / "run.jsonl")]
+    first = run(*args)
+    assert first.exit_code == 1, first.output
+    assert summary_count(first.stdout, "accepted") == 2000
+    assert summary_count(first.stdout, "unknown") == 0
+    assert "safe to resend: 500" in first.stdout
+    assert "CSV lines 2002, 2003, 2004, …" in first.stdout
+    assert len(emulator.state.messages) == 2000
+
+    again = run(*args)
+    assert "0 requests, 3 chunks resumed" in again.stdout
+    assert len(emulator.state.messages) == 2000 and emulator.state.duplicates == 0
+
+
+# -- voximplant -----------------------------------------------------------------------------------
+
+
+def test_voximplant_calls_sandbox_json_and_table(sandbox: Sandbox) -> None:
+    args = ["--sandbox", "voximplant", "calls", "--from", "2026-01-01T00:00:00Z"]
+    args += ["--to", "2026-01-01T00:00:09Z", "--limit", "4"]
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    sessions = json.loads(result.stdout)
+    assert [s["call_session_history_id"] for s in sessions] == [4_000_000_000 + i for i in range(4)]
+    assert sessions[0]["start_date"] == "2026-01-01 00:00:00"
+    assert sessions[0]["calls"][0]["remote_number"] == "42027870000"
+
+    no_calls = json.loads(run(*args, "--json", "--no-calls").stdout)
+    assert all(s["calls"] is None for s in no_calls)
+
+    table = run(*args)
+    assert table.exit_code == 0, table.output
+    assert "4000000003" in table.stdout and "42027870003" in table.stdout
+    assert "4 call sessions" in table.stdout
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def test_missing_credentials_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLICKSEND_API_KEY", raising=False)
+    monkeypatch.setenv("CLICKSEND_USERNAME", "user-who-is-not-printed")
+    result = run("sms", "send", "--to", "+61411111111", "--body", "hi")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: missing ClickSend credentials (api_key)")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output and "user-who-is-not-printed" not in result.output
+
+    monkeypatch.delenv("VOXIMPLANT_CREDENTIALS", raising=False)
+    vox = run("voximplant", "calls", "--from", "2026-01-01", "--to", "2026-01-02")
+    assert vox.exit_code == 1 and vox.stderr.startswith("error: missing Voximplant credentials")
+
+
+def test_api_error_without_sandbox_never_prints_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real-API path, pointed at a closed loopback port: an error line, not a traceback.
+    monkeypatch.setenv("CLICKSEND_USERNAME", "someone")
+    monkeypatch.setenv("CLICKSEND_API_KEY", "SECRET-KEY-123")
+    monkeypatch.setenv("CLICKSEND_BASE_URL", "http://127.0.0.1:1/v3")
+    result = run("sms", "history", "--json")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "SECRET-KEY-123" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sms", "history", "--from", "2026-13-01"],
+        ["voximplant", "calls", "--from", "yesterday", "--to", "2026-01-02"],
+        ["sms", "send", "--to", "+61411111111", "--body", "x", "--schedule", "11/01/2026"],
+    ],
+)
+def test_bad_date_is_a_usage_error(args: list[str], sandbox: Sandbox) -> None:
+    result = run("--sandbox", *args)
+    assert result.exit_code == 2
+    assert "Invalid value for '--" in result.stderr
+    assert "is not an ISO 8601 date or datetime (e.g. 2026-11-01" in result.stderr
+    assert sandbox.state.messages == {}
+
+
+# -- sandbox server -------------------------------------------------------------------------------
+
+
+def test_sandbox_help_lists_the_knobs() -> None:
+    result = run("sandbox", "--help")
+    assert result.exit_code == 0
+    for option in (
+        "--host", "--port", "--latency", "--rate-limit", "--fault-rate", "--receipt-delay",
+        "--webhook-url",
+    ):  # fmt: skip
+        assert option in result.stdout
+
+
+def test_sandbox_prints_url_and_credentials_then_serves_the_configured_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[tuple[Sandbox, str, int]] = []
+    monkeypatch.setattr(cli, "run_server", lambda *args: served.append(args))
+    result = run(
+        "sandbox", "--port", "9123", "--latency", "0.25", "--rate-limit", "5",
+        "--fault-rate", "0.1", "--receipt-delay", "30", "--webhook-url", "http://127.0.0.1:9/hook",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "ClickSend sandbox: http://127.0.0.1:9123/v3"
+    assert "username: sandbox" in lines[1] and "api key:  sandbox" in lines[2]
+    ((emulator, host, port),) = served
+    assert (host, port) == ("127.0.0.1", 9123)
+    config = emulator.config
+    assert (config.latency, config.rate_limit, config.fault_rate) == (0.25, 5.0, 0.1)
+    assert (config.receipt_delay, config.webhook_url) == (30.0, "http://127.0.0.1:9/hook")
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "clicksend_async.cli", "--sandbox", "sms", "send",
+         "--to", "+61400000001", "--body", "hi"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[:2] == ["+61400000001", "SUCCESS"]
