@@ -28,7 +28,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +51,7 @@ __all__ = [
     "FileCheckpoint",
     "MemoryCheckpoint",
     "MessageOutcome",
+    "history_of",
     "send_bulk",
 ]
 
@@ -187,18 +188,31 @@ class BulkReport:
         if not self.unknown:
             return
         pending = {m.reference: m for failure in self.unknown for m in failure.messages}
-        history = getattr(client, self.channel).history
-        async for record in history(date_from=int(self.started_at - slack)):
-            outcome = pending.pop(str(record.custom_string), None) if record.custom_string else None
-            if outcome is not None:
-                outcome.message_id = record.message_id
-                outcome.status = "SUCCESS"
-                outcome.reason = "found in history after an unknown outcome"
-                self.accepted.append(outcome)
-            if not pending:
-                break
+        since = self.started_at - slack
+        async for record in history_of(client, self.channel, since, set(pending)):
+            outcome = pending.pop(str(record.custom_string))
+            outcome.message_id = record.message_id
+            outcome.status = "SUCCESS"
+            outcome.reason = "found in history after an unknown outcome"
+            self.accepted.append(outcome)
         self.safe_to_resend.extend(pending.values())
         self.unknown = []
+
+
+async def history_of(
+    client: AsyncClickSend, channel: str, since: float, references: set[str]
+) -> AsyncIterator[Any]:
+    """The channel's history records carrying one of ``references`` (sent since ``since``);
+    stops reading as soon as every reference has been seen."""
+    pending = set(references)
+    if not pending:
+        return
+    async for record in getattr(client, channel).history(date_from=int(since)):
+        if record.custom_string in pending:
+            pending.discard(record.custom_string)
+            yield record
+            if not pending:
+                return
 
 
 def _wire(message: BaseModel | Mapping[str, Any]) -> dict[str, Any]:

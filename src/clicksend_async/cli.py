@@ -41,7 +41,7 @@ from rich.table import Table
 
 from clicksend_async import __version__, errors
 from clicksend_async._client import AsyncClickSend
-from clicksend_async.bulk import BulkProgress, BulkReport
+from clicksend_async.bulk import BulkProgress, BulkReport, history_of
 from clicksend_async.models.clicksend import SmsHistoryItem, SmsSendData
 from clicksend_async.models.voximplant import CallSessionInfo
 from clicksend_async.sandbox import FAULT_KINDS, Sandbox, SandboxConfig
@@ -534,18 +534,13 @@ async def _delivery(cs: AsyncClickSend, report: BulkReport) -> Counter[str]:
     """Delivered / undelivered / pending among the run's accepted messages, from the history."""
     wanted = {outcome.reference for outcome in report.accepted}
     counts: Counter[str] = Counter()
-    if not wanted:
-        return counts
-    async for record in cs.sms.history(date_from=int(report.started_at - HISTORY_SLACK)):
-        if record.custom_string not in wanted:
-            continue
-        wanted.discard(record.custom_string)
+    since = report.started_at - HISTORY_SLACK
+    async for record in history_of(cs, "sms", since, wanted):
         status = record.status or ""
         counts[status.lower() if status in ("Delivered", "Undelivered") else "pending"] += 1
-        if not wanted:
-            break
-    if wanted:
-        counts["not in history yet"] = len(wanted)
+    missing = len(wanted) - sum(counts.values())
+    if missing:
+        counts["not in history yet"] = missing
     return counts
 
 
