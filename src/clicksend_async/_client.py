@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import ValidationError
@@ -16,7 +15,7 @@ from clicksend_async._auth import basic_authorization
 from clicksend_async._envelope import ensure_envelope
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._ratelimit import RateLimiter
-from clicksend_async._request import ClientBase, RequestLoop
+from clicksend_async._request import ClientBase, RequestLoop, decode_json
 from clicksend_async._resource import NOT_GIVEN, NotGiven, Operation, TimeoutArg
 from clicksend_async._response import APIResponse
 from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
@@ -31,9 +30,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 if TYPE_CHECKING:
     from clicksend_async.sandbox import Sandbox
-
-logger = logging.getLogger("clicksend_async")
-T = TypeVar("T")
 
 
 class AsyncClickSend(ClientBase, ResourcesMixin):
@@ -249,20 +245,14 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
     def _decode(
         self, response: RawResponse, operation: Operation, path: str, references: Sequence[str]
     ) -> Any:
-        content = response.content
-        try:
-            return json.loads(content)
-        except ValueError as exc:
+        return decode_json(
+            response,
+            method=operation.method,
+            path=path,
             # A 2xx we cannot read may still be a processed send.
-            raise errors.ResponseDecodeError(
-                method=operation.method,
-                path=path,
-                status_code=response.status,
-                content=content,
-                reason=str(exc) if content else "empty body",
-                outcome_unknown=not operation.idempotent and response.status < 300,
-                references=references,
-            ) from None
+            outcome_unknown=not operation.idempotent and response.status < 300,
+            references=references,
+        )
 
     def _parse(
         self, response: RawResponse, operation: Operation, path: str, references: Sequence[str]
@@ -310,21 +300,18 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         if body is None and response.content:
             head = response.content[:120].decode("utf-8", "replace")
             response_msg = f"non-JSON body, first bytes: {head!r}"
-        kwargs: dict[str, Any] = {
-            "method": operation.method,
-            "path": path,
-            "status_code": status,
-            "response_code": fields.get("response_code"),
-            "response_msg": response_msg,
-            "body": body,
-            "headers": response.headers,
-            "outcome_unknown": outcome_unknown,
-            "references": references,
-        }
-        error_class = errors.error_class_for(status)
-        if error_class is errors.RateLimitError:
-            return errors.RateLimitError(retry_after=retry_after, **kwargs)
-        return error_class(**kwargs)
+        return errors.api_error(
+            status_code=status,
+            retry_after=retry_after,
+            method=operation.method,
+            path=path,
+            response_code=fields.get("response_code"),
+            response_msg=response_msg,
+            body=body,
+            headers=response.headers,
+            outcome_unknown=outcome_unknown,
+            references=references,
+        )
 
 
 def _references(body: Any) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ retryable API error.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -202,6 +203,29 @@ class ClientBase:
     def _attach_sandbox(self, http: httpx.AsyncClient, emulator: Sandbox) -> None:
         self._requests.sender = HttpxSender(http, owned=True)  # closed with the client
         self.emulator = emulator
+
+
+def decode_json(
+    response: RawResponse,
+    *,
+    method: str,
+    path: str,
+    outcome_unknown: bool = False,
+    references: Sequence[str] = (),
+) -> Any:
+    """The body as JSON, or a ``ResponseDecodeError`` showing the status and the first bytes."""
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise errors.ResponseDecodeError(
+            method=method,
+            path=path,
+            status_code=response.status,
+            content=response.content,
+            reason=str(exc) if response.content else "empty body",
+            outcome_unknown=outcome_unknown,
+            references=references,
+        ) from None
 
 
 def transport_error(

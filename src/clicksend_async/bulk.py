@@ -253,15 +253,6 @@ def _problem(channel: str, message: dict[str, Any], shared: Mapping[str, Any]) -
     return None
 
 
-async def _aiter(messages: Iterable[Any] | AsyncIterable[Any]) -> Any:
-    if isinstance(messages, AsyncIterable):
-        async for message in messages:
-            yield message
-    else:
-        for message in messages:
-            yield message
-
-
 async def send_bulk(
     client: AsyncClickSend,
     operation: Operation,
@@ -346,14 +337,14 @@ async def send_bulk(
             record = _chunk_record(chunk_no, outcomes, response.parsed)
         except errors.ClickSendError as exc:
             if getattr(exc, "outcome_unknown", False):
-                record = _failure_record(chunk_no, "unknown", outcomes, exc)
+                record = _unknown_record(chunk_no, outcomes, exc)
             else:
                 report.failed.append(
                     ChunkFailure(chunk_no, _describe(exc), type(exc).__name__, outcomes, exc)
                 )
         except BaseException as exc:  # cancelled mid-request: it may have been written
             cancelled = errors.ClickSendError(f"cancelled while sending ({type(exc).__name__})")
-            record = _failure_record(chunk_no, "unknown", outcomes, cancelled)
+            record = _unknown_record(chunk_no, outcomes, cancelled)
             raise
         finally:
             pending.pop(chunk_no, None)
@@ -377,7 +368,6 @@ async def send_bulk(
     chunk_no = 0
     try:
         async with anyio.create_task_group() as tg:
-            index = -1
             async for index, raw in _enumerate(messages):
                 report.total += 1
                 try:
@@ -427,11 +417,16 @@ async def send_bulk(
     return report
 
 
-async def _enumerate(messages: Any) -> Any:
-    index = 0
-    async for message in _aiter(messages):
-        yield index, message
-        index += 1
+async def _enumerate(messages: Iterable[Any] | AsyncIterable[Any]) -> Any:
+    """(index, message) over a sync or async iterable, one at a time."""
+    if isinstance(messages, AsyncIterable):
+        index = 0
+        async for message in messages:
+            yield index, message
+            index += 1
+    else:
+        for index, message in enumerate(messages):
+            yield index, message
 
 
 def _text(value: Any) -> str | None:
@@ -449,19 +444,16 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _failure_record(
-    chunk_no: int, state: str, outcomes: list[MessageOutcome], exc: BaseException
+def _failure(error: str, error_type: str, outcomes: list[MessageOutcome]) -> dict[str, Any]:
+    return {"error": error, "error_type": error_type, "messages": [asdict(o) for o in outcomes]}
+
+
+def _unknown_record(
+    chunk_no: int, outcomes: list[MessageOutcome], exc: BaseException
 ) -> dict[str, Any]:
-    return {
-        "kind": "chunk",
-        "chunk": chunk_no,
-        "state": state,
-        "failure": {
-            "error": _describe(exc),
-            "error_type": type(exc).__name__,
-            "messages": [asdict(o) for o in outcomes],
-        },
-    }
+    """A chunk that may have been processed: kept for reconcile(), never resent."""
+    failure = _failure(_describe(exc), type(exc).__name__, outcomes)
+    return {"kind": "chunk", "chunk": chunk_no, "state": "unknown", "failure": failure}
 
 
 def _chunk_record(chunk_no: int, outcomes: list[MessageOutcome], parsed: Any) -> dict[str, Any]:
@@ -492,9 +484,7 @@ def _chunk_record(chunk_no: int, outcomes: list[MessageOutcome], parsed: Any) ->
     }
     if missing:  # answered, but silent about these: settle them through reconcile()
         record["state"] = "unknown"
-        record["failure"] = {
-            "error": "the answer does not mention these messages",
-            "error_type": "MissingFromAnswer",
-            "messages": [asdict(o) for o in missing],
-        }
+        record["failure"] = _failure(
+            "the answer does not mention these messages", "MissingFromAnswer", missing
+        )
     return record

@@ -217,3 +217,11 @@ def error_class_for(status_code: int) -> type[APIError]:
     if status_code >= 500:
         return ServerError
     return _STATUS_ERRORS.get(status_code, APIError)
+
+
+def api_error(*, status_code: int, retry_after: float | None = None, **fields: Any) -> APIError:
+    """The typed error for an HTTP status (``retry_after`` is kept on a RateLimitError)."""
+    error_class = error_class_for(status_code)
+    if error_class is RateLimitError:
+        return RateLimitError(retry_after=retry_after, status_code=status_code, **fields)
+    return error_class(status_code=status_code, **fields)

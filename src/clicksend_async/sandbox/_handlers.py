@@ -118,9 +118,8 @@ def search(request: Request, records: Iterable[dict[str, Any]]) -> list[dict[str
 
 
 def unix_arg(request: Request, name: str) -> float | None:
-    value = request.query.get(name) if request.body is None else None
-    if value is None and isinstance(request.body, dict):
-        value = request.body.get(name)
+    """A unix-seconds argument from the JSON body, else from the query string."""
+    value = request.body.get(name) if isinstance(request.body, dict) else None
     if value is None:
         value = request.query.get(name)
     if value in (None, ""):

@@ -13,7 +13,7 @@ from clicksend_async import _retry, errors
 from clicksend_async._auth import VoximplantTokens
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._ratelimit import RateLimiter
-from clicksend_async._request import ClientBase, RequestLoop, RetryLater
+from clicksend_async._request import ClientBase, RequestLoop, RetryLater, decode_json
 from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
 from clicksend_async.models.voximplant import CallSessionInfo, GetCallHistoryResponse
@@ -278,16 +278,7 @@ class AsyncVoximplant(ClientBase):
         tokens = self._tokens
 
         def interpret(response: RawResponse) -> GetCallHistoryResponse:
-            try:
-                body = json.loads(response.content)
-            except ValueError as exc:
-                raise errors.ResponseDecodeError(
-                    method="GetCallHistory",
-                    path=path,
-                    status_code=response.status,
-                    content=response.content,
-                    reason=str(exc) if response.content else "empty body",
-                ) from None
+            body = decode_json(response, method="GetCallHistory", path=path)
             error = body.get("error") if isinstance(body, dict) else None
             if isinstance(error, dict):
                 code = int(error.get("code") or 0)
@@ -307,19 +298,16 @@ class AsyncVoximplant(ClientBase):
         def status_error(
             response: RawResponse, status: int, retry_after: float | None, unknown: bool
         ) -> Exception:
-            error_class = errors.error_class_for(status)
-            kwargs: dict[str, Any] = {
-                "method": "POST",
-                "path": path,
-                "status_code": status,
-                "response_code": None,
-                "response_msg": response.content[:200].decode("utf-8", "replace"),
-                "headers": response.headers,
-                "outcome_unknown": unknown,
-            }
-            if error_class is errors.RateLimitError:
-                return errors.RateLimitError(retry_after=retry_after, **kwargs)
-            return error_class(**kwargs)
+            return errors.api_error(
+                status_code=status,
+                retry_after=retry_after,
+                method="POST",
+                path=path,
+                response_code=None,
+                response_msg=response.content[:200].decode("utf-8", "replace"),
+                headers=response.headers,
+                outcome_unknown=unknown,
+            )
 
         result, _, _ = await self._requests.run(
             method="POST",
