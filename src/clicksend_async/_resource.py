@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -88,8 +89,6 @@ def build_body(
 
 def query_params(values: Mapping[str, Any]) -> dict[str, Any]:
     """Drop unset values; send datetimes as unix seconds and booleans as 0/1 like the API does."""
-    from datetime import datetime
-
     params: dict[str, Any] = {}
     for name, value in values.items():
         if value is NOT_GIVEN or value is None:
