@@ -1,5 +1,5 @@
 """Renders src/clicksend_async/sandbox/examples.json: one documented example response per
-operation (the docs' examples, copied into tests/fixtures/seed-examples), for the emulator."""
+operation (the docs' examples, copied into openapi/examples), for the emulator."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from clicksend_async._envelope import ensure_envelope
 from codegen.spec import ROOT, Resource
 
-EXAMPLES = ROOT / "tests" / "fixtures" / "seed-examples"
+EXAMPLES = ROOT / "openapi" / "examples"
 OUT = ROOT / "src" / "clicksend_async" / "sandbox" / "examples.json"
 
 

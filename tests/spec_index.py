@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-EXAMPLES = FIXTURES / "seed-examples"
+EXAMPLES = ROOT / "openapi" / "examples"
 SPECS = {
     "clicksend": ROOT / "openapi" / "clicksend.yaml",
     "voximplant": ROOT / "openapi" / "voximplant.yaml",
@@ -61,7 +61,7 @@ def operations() -> tuple[Operation, ...]:
 
 
 def example_stem(documented: str) -> str:
-    """'GET /lists/{list_id}' -> 'GET__lists__list_id' (the seed-examples naming)."""
+    """'GET /lists/{list_id}' -> 'GET__lists__list_id' (the openapi/examples naming)."""
     method, path = documented.split(" ", 1)
     return method + "__" + path.strip("/").replace("/", "__").replace("{", "").replace("}", "")
 

@@ -29,7 +29,7 @@ from clicksend_async.webhooks import (
     webhook_body,
 )
 
-EXAMPLES = Path(__file__).parent / "fixtures" / "seed-examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "openapi" / "examples"
 UTC = timezone.utc
 SENT_AT = datetime(2015, 8, 10, 2, 33, 0, tzinfo=UTC)  # 1439173980, the docs' timestamp_send
 REPORTED_AT = datetime(2015, 8, 10, 2, 33, 1, tzinfo=UTC)  # 1439173981, the docs' timestamp
