@@ -7,7 +7,7 @@ import httpx
 import pytest
 import respx
 
-from clicksend_async import _retry
+from clicksend_async import _constants
 from clicksend_async._client import AsyncClickSend
 
 BASE = "https://rest.clicksend.com/v3"
@@ -20,8 +20,8 @@ def envelope(data: Any = None, *, http_code: int = 200, code: str = "SUCCESS") -
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries wait milliseconds in tests; the policy numbers are tested on their own."""
-    monkeypatch.setattr(_retry, "BACKOFF_INITIAL", 0.001)
-    monkeypatch.setattr(_retry, "BACKOFF_MAX", 0.004)
+    monkeypatch.setattr(_constants, "BACKOFF_INITIAL", 0.001)
+    monkeypatch.setattr(_constants, "BACKOFF_MAX", 0.004)
 
 
 @pytest.fixture

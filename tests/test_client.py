@@ -14,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from clicksend_async import _retry, errors
+from clicksend_async import _constants, errors
 from clicksend_async._client import AsyncClickSend
 from tests.conftest import envelope
 
@@ -235,7 +235,7 @@ async def test_idempotent_call_gives_up_after_max_retries(
     route = router.get("/account").respond(503)
     with pytest.raises(errors.ServerError) as info:
         await cs.account.get()
-    assert route.call_count == 1 + _retry.DEFAULT_MAX_RETRIES
+    assert route.call_count == 1 + _constants.DEFAULT_MAX_RETRIES
     assert not info.value.outcome_unknown
 
 
@@ -311,7 +311,7 @@ async def test_transport_errors_raise_typed_errors_after_retries(
     route = router.get("/account").mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(errors.ConnectionError) as info:
         await cs.account.get()
-    assert route.call_count == 1 + _retry.DEFAULT_MAX_RETRIES
+    assert route.call_count == 1 + _constants.DEFAULT_MAX_RETRIES
     assert isinstance(info.value, ConnectionError) and not info.value.outcome_unknown
 
 
@@ -353,21 +353,6 @@ async def test_retry_after_seconds_is_waited(cs: AsyncClickSend, router: respx.M
     assert time.monotonic() - started >= 0.29
 
 
-def test_retry_after_parses_seconds_and_http_dates() -> None:
-    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
-    later = email.utils.format_datetime(now + timedelta(seconds=7), usegmt=True)
-    assert _retry.parse_retry_after("7", now=now) == 7.0
-    assert _retry.parse_retry_after(later, now=now) == 7.0
-    assert (
-        _retry.parse_retry_after(
-            email.utils.format_datetime(now - timedelta(seconds=5), usegmt=True), now=now
-        )
-        == 0.0
-    )
-    assert _retry.parse_retry_after("soon", now=now) is None
-    assert _retry.parse_retry_after(None) is None
-
-
 async def test_retry_after_http_date_is_honoured(
     cs: AsyncClickSend, router: respx.MockRouter
 ) -> None:
@@ -397,19 +382,6 @@ async def test_retry_after_beyond_the_ceiling_raises_instead_of_sleeping(
     assert time.monotonic() - started < 0.5 and route.call_count == 1
     assert info.value.retry_after == 3600.0
     await http.aclose()
-
-
-async def test_backoff_is_exponential_with_jitter_and_capped() -> None:
-    import random
-
-    rng = random.Random(1)
-    delays = [_retry.backoff_delay(n, rng=rng) for n in range(1, 12)]
-    for attempt, delay in enumerate(delays, start=1):
-        base = min(
-            _retry.BACKOFF_MAX, _retry.BACKOFF_INITIAL * _retry.BACKOFF_MULTIPLIER ** (attempt - 1)
-        )
-        assert base <= delay <= base * (1 + _retry.JITTER_FRACTION)
-    assert delays[-1] <= _retry.BACKOFF_MAX * (1 + _retry.JITTER_FRACTION)
 
 
 async def test_one_429_pauses_every_concurrent_task(router: respx.MockRouter) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from clicksend_async import _client
+from clicksend_async import _base_client
 from clicksend_async._transport import HttpxSender
 from clicksend_async.voximplant import _client as vox_client
 from tests.conftest import BASE, envelope
@@ -63,9 +63,15 @@ def write_credentials(directory: Path) -> None:
     (directory / "credentials.json").write_text(json.dumps(credentials))
 
 
-def senders_to(router: respx.MockRouter) -> Any:
+def senders_to(clicksend: respx.MockRouter, voximplant: respx.MockRouter) -> Any:
+    """The default sender of both clients, answered by the fake of the API its URL names."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        is_vox = str(request.url).startswith(vox_client.DEFAULT_BASE_URL)
+        return await (voximplant if is_vox else clicksend).async_handler(request)
+
     def sender(**_: Any) -> HttpxSender:
-        mock = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+        mock = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         return HttpxSender(mock, owned=True)
 
     return sender
@@ -78,8 +84,7 @@ def test_readme_example_runs(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(_client, "AiohttpSender", senders_to(fake_api()))
-    monkeypatch.setattr(vox_client, "AiohttpSender", senders_to(fake_voximplant()))
+    monkeypatch.setattr(_base_client, "AiohttpSender", senders_to(fake_api(), fake_voximplant()))
     write_credentials(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLICKSEND_USERNAME", "demo")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from clicksend_async._envelope import ensure_envelope
+from clicksend_async._response import ensure_envelope
 from tests.spec_index import (
     EXAMPLES,
     load_json,

@@ -18,8 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clicksend_async import errors
-from clicksend_async._auth import JWT_CLOCK_SKEW, JWT_REFRESH_BEFORE_EXPIRY
+from clicksend_async._constants import JWT_CLOCK_SKEW, JWT_REFRESH_BEFORE_EXPIRY
 from clicksend_async.voximplant import AsyncVoximplant
+from tests.spec_index import EXAMPLES
+
+VOX_EXAMPLE = (EXAMPLES / "POST__platform_api__GetCallHistory.json").read_text(encoding="utf-8")
 
 BASE = "https://api.voximplant.com/platform_api"
 ACCOUNT_ID = 4714487
@@ -264,11 +267,7 @@ async def test_http_429_and_5xx_are_retried(vox: AsyncVoximplant, router: respx.
 
 
 async def test_sessions_are_typed(vox: AsyncVoximplant, router: respx.MockRouter) -> None:
-    example = json.loads(
-        (
-            Path(__file__).resolve().parent.parent / "openapi/examples/POST__platform_api__GetCallHistory.json"
-        ).read_text(encoding="utf-8")
-    )
+    example = json.loads(VOX_EXAMPLE)
     router.post("/GetCallHistory").mock(return_value=httpx.Response(200, json=example))
     sessions = [s async for s in vox.call_history(**WINDOW, with_calls=True, with_records=True)]
     session = sessions[0]

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from typing import Any, Generic, TypeVar
 
+from clicksend_async._constants import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MIN_PAGE_SIZE
+
 ItemT = TypeVar("ItemT")
 PageT = TypeVar("PageT")
-
-DEFAULT_PAGE_SIZE = 100  # the API's maximum
-MIN_PAGE_SIZE = 15  # the API's minimum
-MAX_PAGE_SIZE = 100
 
 
 def page_field(page: Any, name: str) -> Any:

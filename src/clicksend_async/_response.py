@@ -1,29 +1,43 @@
-"""What a call returns when the raw HTTP response is wanted too."""
+"""What comes back: the ClickSend envelope, its typed parse, API errors, and ``APIResponse``.
+
+Core layer. ``parse_envelope`` decides what a 2xx means (the envelope may still carry an error);
+``api_error`` builds the typed error of a failed answer. Both clients decode JSON through
+``decode_json`` so a garbled body always becomes ``ResponseDecodeError`` with its first bytes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
+from pydantic import ValidationError
 
+from clicksend_async import errors
+from clicksend_async._operation import Operation
 from clicksend_async._transport import RawResponse
 
 T = TypeVar("T")
+EnvelopeT = TypeVar("EnvelopeT")
+
+ENVELOPE_KEYS = ("http_code", "response_code", "response_msg")
 
 
 class APIResponse(Generic[T]):
     """The parsed envelope of one call plus the HTTP response it came from.
 
     ``cs.sms.with_raw_response.send(...)`` returns one of these; the plain ``cs.sms.send(...)``
-    returns ``.data``.
+    returns its ``.data``.
     """
 
     __slots__ = ("_raw", "attempts", "parsed")
 
-    def __init__(self, raw: RawResponse, parsed: T, attempts: int = 1) -> None:
+    def __init__(self, raw: RawResponse, parsed: Any, attempts: int = 1) -> None:
         self._raw = raw
-        self.parsed = parsed
+        self.parsed = parsed  # the whole envelope: a model, or the decoded JSON
         self.attempts = attempts
 
     @property
@@ -32,12 +46,12 @@ class APIResponse(Generic[T]):
         return self._raw.to_httpx()
 
     @property
-    def data(self) -> Any:
+    def data(self) -> T:
         """The envelope's ``data`` (typed for generated operations)."""
         parsed: Any = self.parsed
         if isinstance(parsed, dict):
-            return parsed.get("data")
-        return getattr(parsed, "data", None)
+            return cast(T, parsed.get("data"))
+        return cast(T, getattr(parsed, "data", None))
 
     @property
     def status_code(self) -> int:
@@ -63,3 +77,150 @@ class APIResponse(Generic[T]):
             f"<APIResponse {self._raw.method} {self._raw.url} "
             f"[{self.status_code}] {type(self.parsed).__name__}>"
         )
+
+
+# -- raw-response capture -------------------------------------------------------------------------
+# `with_raw_response.x(...)` runs the plain method `x` and wants the APIResponse it was built from.
+# The client records each response here when someone in the same task is listening.
+_captured: ContextVar[list[APIResponse[Any]] | None] = ContextVar("clicksend_raw", default=None)
+
+
+@contextlib.contextmanager
+def capture_responses() -> Iterator[list[APIResponse[Any]]]:
+    """Collect the APIResponse of every call made by this task inside the block."""
+    seen: list[APIResponse[Any]] = []
+    token = _captured.set(seen)
+    try:
+        yield seen
+    finally:
+        _captured.reset(token)
+
+
+def record_response(response: APIResponse[Any]) -> None:
+    seen = _captured.get()
+    if seen is not None:
+        seen.append(response)
+
+
+# -- decoding ----------------------------------------------------------------------------
+
+
+def ensure_envelope(body: Any) -> Any:
+    """Return ``body`` as an envelope.
+
+    A few calls (GET /mms-campaigns in the docs) answer with the bare data object; wrapping it keeps
+    every response model and the error checks on one shape instead of special-casing those calls.
+    """
+    if isinstance(body, dict) and any(key in body for key in ENVELOPE_KEYS):
+        return body
+    return {"http_code": 200, "response_code": "SUCCESS", "response_msg": "", "data": body}
+
+
+def decode_json(
+    response: RawResponse,
+    *,
+    method: str,
+    path: str,
+    outcome_unknown: bool = False,
+    references: Sequence[str] = (),
+) -> Any:
+    """The body as JSON, or a ``ResponseDecodeError`` showing the status and the first bytes."""
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise errors.ResponseDecodeError(
+            method=method,
+            path=path,
+            status_code=response.status,
+            content=response.content,
+            reason=str(exc) if response.content else "empty body",
+            outcome_unknown=outcome_unknown,
+            references=references,
+        ) from None
+
+
+def parse_envelope(
+    response: RawResponse,
+    operation: Operation[EnvelopeT],
+    path: str,
+    references: Sequence[str],
+) -> EnvelopeT:
+    """A 2xx answer as the operation's typed envelope, or the typed error it carries.
+
+    Any 2xx to a send means the server processed it: when its body cannot be read, or the
+    envelope reports a server error, the error says ``outcome_unknown`` for a non-idempotent call,
+    so nobody resends it blindly.
+    """
+    processed = not operation.idempotent and 200 <= response.status < 300
+    body = ensure_envelope(
+        decode_json(
+            response,
+            method=operation.method,
+            path=path,
+            outcome_unknown=processed,
+            references=references,
+        )
+    )
+    code = body.get("http_code") if isinstance(body, dict) else None
+    if isinstance(code, int) and code >= 400:
+        raise api_error(
+            response,
+            operation.method,
+            path,
+            references,
+            body=body,
+            status=code,
+            outcome_unknown=processed and code >= 500,
+        )
+    model = operation.response_model
+    if model is None:
+        return cast(EnvelopeT, body)
+    try:
+        return cast(EnvelopeT, cast(Any, model).model_validate(body))
+    except ValidationError as exc:
+        raise errors.ResponseDecodeError(
+            method=operation.method,
+            path=path,
+            status_code=response.status,
+            content=response.content,
+            reason=f"does not match {model.__name__}: {exc.errors()[0].get('msg')}",
+            outcome_unknown=processed,
+            references=references,
+        ) from None
+
+
+def api_error(
+    response: RawResponse,
+    method: str,
+    path: str,
+    references: Sequence[str],
+    *,
+    body: Any = None,
+    status: int | None = None,
+    retry_after: float | None = None,
+    outcome_unknown: bool = False,
+) -> errors.APIError:
+    """The typed error of a ClickSend answer that failed (by HTTP status or envelope code)."""
+    status = status or response.status
+    if body is None:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = None
+    fields = body if isinstance(body, dict) else {}
+    response_msg = fields.get("response_msg")
+    if body is None and response.content:
+        head = response.content[:120].decode("utf-8", "replace")
+        response_msg = f"non-JSON body, first bytes: {head!r}"
+    return errors.api_error(
+        status_code=status,
+        retry_after=retry_after,
+        method=method,
+        path=path,
+        response_code=fields.get("response_code"),
+        response_msg=response_msg,
+        body=body,
+        headers=response.headers,
+        outcome_unknown=outcome_unknown,
+        references=references,
+    )

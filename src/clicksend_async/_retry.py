@@ -1,4 +1,4 @@
-"""Retry policy: which failures are retried, and how long to wait. Every number lives here."""
+"""Retry policy: how long to wait before the next attempt. The numbers live in ``_constants``."""
 
 from __future__ import annotations
 
@@ -6,26 +6,13 @@ import random
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-import httpx
-
-DEFAULT_MAX_RETRIES = 2
-BACKOFF_INITIAL = 0.5  # seconds before the first retry
-BACKOFF_MULTIPLIER = 2.0
-BACKOFF_MAX = 8.0  # cap of the exponential part
-JITTER_FRACTION = 0.25  # up to this fraction of the delay is added at random
-DEFAULT_MAX_RETRY_AFTER = 60.0  # a longer Retry-After is not waited out: the error is raised
-
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=None)  # pool: the SDK queues, not httpx
-DEFAULT_MAX_CONCURRENCY = 64
-DEFAULT_RATE_LIMIT_PER_SECOND: float | None = None  # client-side bucket off unless asked for
-
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+from clicksend_async import _constants as c
 
 
 def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     """Exponential backoff with added jitter for retry number ``attempt`` (1-based)."""
-    base = min(BACKOFF_MAX, BACKOFF_INITIAL * BACKOFF_MULTIPLIER ** (attempt - 1))
-    return base + (rng or random).uniform(0.0, base * JITTER_FRACTION)
+    base = min(c.BACKOFF_MAX, c.BACKOFF_INITIAL * c.BACKOFF_MULTIPLIER ** (attempt - 1))
+    return base + (rng or random).uniform(0.0, base * c.JITTER_FRACTION)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

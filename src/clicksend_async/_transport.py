@@ -25,7 +25,8 @@ from typing import Any
 import aiohttp
 import httpx
 
-from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
+from clicksend_async import _constants
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.errors import ClickSendError
 
 # Failures that provably happened before any byte of the request left: safe to retry any call.
@@ -111,7 +112,9 @@ class AiohttpSender:
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClickSendError("this client is closed; create a new one")
-        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30.0)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, keepalive_timeout=_constants.KEEPALIVE_SECONDS
+        )
         session = aiohttp.ClientSession(
             connector=connector,
             skip_auto_headers=("User-Agent", "Content-Type"),

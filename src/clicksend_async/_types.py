@@ -1,4 +1,5 @@
-"""Lenient scalar types for ClickSend's wire format.
+"""Runtime typing helpers (``NotGiven``, ``TimeoutArg``) and lenient scalar types for ClickSend's
+wire format. Bottom layer: imports nothing of the SDK.
 
 The generated models refer to these through the spec's component schemas (``Money``,
 ``UnixTime``, ``IntLike``) and the ``type-overrides`` in pyproject.toml. Each one accepts every
@@ -7,15 +8,20 @@ shape the real API has been seen to send and serialises back to the documented s
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
+import httpx
 from pydantic import BeforeValidator, PlainSerializer
 
 __all__ = [
+    "NOT_GIVEN",
     "IntLike",
     "Money",
+    "NotGiven",
+    "TimeoutArg",
     "UnixTime",
     "VoxDateTime",
     "parse_int",
@@ -23,6 +29,19 @@ __all__ = [
     "parse_unix_time",
     "parse_vox_datetime",
 ]
+
+
+class NotGiven(enum.Enum):
+    """Marks a keyword argument the caller did not pass (``None`` may be a real value)."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven.NOT_GIVEN
+TimeoutArg = float | httpx.Timeout | None  # seconds for every phase, or httpx's per-phase Timeout
 
 
 def _is_blank(value: Any) -> bool:

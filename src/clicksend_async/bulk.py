@@ -32,16 +32,14 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Ma
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import anyio
 from pydantic import BaseModel, ValidationError
 
-from clicksend_async import errors
-from clicksend_async._resource import Operation
-
-if TYPE_CHECKING:
-    from clicksend_async._client import AsyncClickSend
+from clicksend_async import _constants, errors
+from clicksend_async._operation import Operation
+from clicksend_async._resource import OperationClient
 
 __all__ = [
     "BulkProgress",
@@ -55,9 +53,8 @@ __all__ = [
     "send_bulk",
 ]
 
-MAX_PER_REQUEST = 1000  # the API's limit of messages (recipients) per send request
+MAX_PER_REQUEST = _constants.BULK_MAX_PER_REQUEST
 PHONE = re.compile(r"^\+?[0-9]{6,15}$")
-SCHEDULE_GRACE = 3600.0  # a schedule further in the past than this is refused as invalid
 
 
 @dataclass(slots=True)
@@ -179,7 +176,9 @@ class BulkReport:
         counts = self.counts
         return counts.pop("total") == sum(counts.values())
 
-    async def reconcile(self, client: AsyncClickSend, *, slack: float = 300.0) -> None:
+    async def reconcile(
+        self, client: OperationClient, *, slack: float = _constants.BULK_HISTORY_SLACK
+    ) -> None:
         """Settle ``unknown`` chunks from the history: found → accepted, absent → safe_to_resend.
 
         Looks at the channel's history from the start of the run (minus ``slack`` seconds for
@@ -200,7 +199,7 @@ class BulkReport:
 
 
 async def history_of(
-    client: AsyncClickSend, channel: str, since: float, references: set[str]
+    client: OperationClient, channel: str, since: float, references: set[str]
 ) -> AsyncIterator[Any]:
     """The channel's history records carrying one of ``references`` (sent since ``since``);
     stops reading as soon as every reference has been seen."""
@@ -241,7 +240,7 @@ def _problem(channel: str, message: dict[str, Any], shared: Mapping[str, Any]) -
             when = float(schedule)
         except (TypeError, ValueError):
             return f"schedule: {schedule!r} is not a unix time or datetime"
-        if when < time.time() - SCHEDULE_GRACE:
+        if when < time.time() - _constants.BULK_SCHEDULE_GRACE:
             return "schedule: in the past"
     if channel == "mms":
         if not (message.get("subject") or shared.get("subject")):
@@ -254,8 +253,8 @@ def _problem(channel: str, message: dict[str, Any], shared: Mapping[str, Any]) -
 
 
 async def send_bulk(
-    client: AsyncClickSend,
-    operation: Operation,
+    client: OperationClient,
+    operation: Operation[Any],
     item_model: type[BaseModel],
     messages: Iterable[BaseModel | Mapping[str, Any]]
     | AsyncIterable[BaseModel | Mapping[str, Any]],
@@ -329,12 +328,12 @@ async def send_bulk(
         record: dict[str, Any] | None = None
         try:
             report.requests += 1
-            response = await client._call(
+            envelope = await client._call(
                 operation,
                 operation.path,
                 body={**shared, "messages": [wire for _, wire in chunk]},
             )
-            record = _chunk_record(chunk_no, outcomes, response.parsed)
+            record = _chunk_record(chunk_no, outcomes, envelope)
         except errors.ClickSendError as exc:
             if getattr(exc, "outcome_unknown", False):
                 record = _unknown_record(chunk_no, outcomes, exc)

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from clicksend_async._resource import OperationClient
 
 if TYPE_CHECKING:
     from clicksend_async.resources.account import AccountResource
@@ -87,7 +89,7 @@ RESOURCE_NAMES = (
 )
 
 
-class ResourcesMixin:
+class ResourcesMixin(OperationClient):
     """The `cs.<resource>` attributes. Modules load lazily so importing the SDK stays fast."""
 
     @cached_property
@@ -95,293 +97,256 @@ class ResourcesMixin:
         """Account."""
         from clicksend_async.resources.account import AccountResource
 
-        client: Any = self
-        return AccountResource(client)
+        return AccountResource(self)
 
     @cached_property
     def contacts(self) -> ContactsResource:
         """Contact."""
         from clicksend_async.resources.contacts import ContactsResource
 
-        client: Any = self
-        return ContactsResource(client)
+        return ContactsResource(self)
 
     @cached_property
     def countries(self) -> CountriesResource:
         """Countries."""
         from clicksend_async.resources.countries import CountriesResource
 
-        client: Any = self
-        return CountriesResource(client)
+        return CountriesResource(self)
 
     @cached_property
     def delivery_issues(self) -> DeliveryIssuesResource:
         """Delivery Issues."""
         from clicksend_async.resources.delivery_issues import DeliveryIssuesResource
 
-        client: Any = self
-        return DeliveryIssuesResource(client)
+        return DeliveryIssuesResource(self)
 
     @cached_property
     def detect_address(self) -> DetectAddressResource:
         """Detect Address."""
         from clicksend_async.resources.detect_address import DetectAddressResource
 
-        client: Any = self
-        return DetectAddressResource(client)
+        return DetectAddressResource(self)
 
     @cached_property
     def email(self) -> EmailResource:
         """Transactional Email."""
         from clicksend_async.resources.email import EmailResource
 
-        client: Any = self
-        return EmailResource(client)
+        return EmailResource(self)
 
     @cached_property
     def email_addresses(self) -> EmailAddressesResource:
         """Email Addresses."""
         from clicksend_async.resources.email_addresses import EmailAddressesResource
 
-        client: Any = self
-        return EmailAddressesResource(client)
+        return EmailAddressesResource(self)
 
     @cached_property
     def email_campaigns(self) -> EmailCampaignsResource:
         """Email Campaigns."""
         from clicksend_async.resources.email_campaigns import EmailCampaignsResource
 
-        client: Any = self
-        return EmailCampaignsResource(client)
+        return EmailCampaignsResource(self)
 
     @cached_property
     def email_receipt_rules(self) -> EmailReceiptRulesResource:
         """Email Delivery Receipt Rules."""
         from clicksend_async.resources.email_receipt_rules import EmailReceiptRulesResource
 
-        client: Any = self
-        return EmailReceiptRulesResource(client)
+        return EmailReceiptRulesResource(self)
 
     @cached_property
     def email_templates(self) -> EmailTemplatesResource:
         """User Email Templates."""
         from clicksend_async.resources.email_templates import EmailTemplatesResource
 
-        client: Any = self
-        return EmailTemplatesResource(client)
+        return EmailTemplatesResource(self)
 
     @cached_property
     def email_to_sms(self) -> EmailToSmsResource:
         """Email To Sms."""
         from clicksend_async.resources.email_to_sms import EmailToSmsResource
 
-        client: Any = self
-        return EmailToSmsResource(client)
+        return EmailToSmsResource(self)
 
     @cached_property
     def fax(self) -> FaxResource:
         """Fax."""
         from clicksend_async.resources.fax import FaxResource
 
-        client: Any = self
-        return FaxResource(client)
+        return FaxResource(self)
 
     @cached_property
     def fax_inbound_rules(self) -> FaxInboundRulesResource:
         """Inbound FAX Rules."""
         from clicksend_async.resources.fax_inbound_rules import FaxInboundRulesResource
 
-        client: Any = self
-        return FaxInboundRulesResource(client)
+        return FaxInboundRulesResource(self)
 
     @cached_property
     def fax_receipt_rules(self) -> FaxReceiptRulesResource:
         """FAX Delivery Receipt Rules."""
         from clicksend_async.resources.fax_receipt_rules import FaxReceiptRulesResource
 
-        client: Any = self
-        return FaxReceiptRulesResource(client)
+        return FaxReceiptRulesResource(self)
 
     @cached_property
     def global_sending(self) -> GlobalSendingResource:
         """Global Sending."""
         from clicksend_async.resources.global_sending import GlobalSendingResource
 
-        client: Any = self
-        return GlobalSendingResource(client)
+        return GlobalSendingResource(self)
 
     @cached_property
     def letters(self) -> LettersResource:
         """Letter."""
         from clicksend_async.resources.letters import LettersResource
 
-        client: Any = self
-        return LettersResource(client)
+        return LettersResource(self)
 
     @cached_property
     def lists(self) -> ListsResource:
         """Contact List."""
         from clicksend_async.resources.lists import ListsResource
 
-        client: Any = self
-        return ListsResource(client)
+        return ListsResource(self)
 
     @cached_property
     def master_email_templates(self) -> MasterEmailTemplatesResource:
         """Master Email Templates."""
         from clicksend_async.resources.master_email_templates import MasterEmailTemplatesResource
 
-        client: Any = self
-        return MasterEmailTemplatesResource(client)
+        return MasterEmailTemplatesResource(self)
 
     @cached_property
     def mms(self) -> MmsResource:
         """MMS."""
         from clicksend_async.resources.mms import MmsResource
 
-        client: Any = self
-        return MmsResource(client)
+        return MmsResource(self)
 
     @cached_property
     def mms_campaigns(self) -> MmsCampaignsResource:
         """MMS Campaign."""
         from clicksend_async.resources.mms_campaigns import MmsCampaignsResource
 
-        client: Any = self
-        return MmsCampaignsResource(client)
+        return MmsCampaignsResource(self)
 
     @cached_property
     def numbers(self) -> NumbersResource:
         """Number."""
         from clicksend_async.resources.numbers import NumbersResource
 
-        client: Any = self
-        return NumbersResource(client)
+        return NumbersResource(self)
 
     @cached_property
     def postcards(self) -> PostcardsResource:
         """Postcard."""
         from clicksend_async.resources.postcards import PostcardsResource
 
-        client: Any = self
-        return PostcardsResource(client)
+        return PostcardsResource(self)
 
     @cached_property
     def recharge(self) -> RechargeResource:
         """Account Recharge."""
         from clicksend_async.resources.recharge import RechargeResource
 
-        client: Any = self
-        return RechargeResource(client)
+        return RechargeResource(self)
 
     @cached_property
     def referral_accounts(self) -> ReferralAccountsResource:
         """Referral Account."""
         from clicksend_async.resources.referral_accounts import ReferralAccountsResource
 
-        client: Any = self
-        return ReferralAccountsResource(client)
+        return ReferralAccountsResource(self)
 
     @cached_property
     def reseller_accounts(self) -> ResellerAccountsResource:
         """Reseller Account."""
         from clicksend_async.resources.reseller_accounts import ResellerAccountsResource
 
-        client: Any = self
-        return ResellerAccountsResource(client)
+        return ResellerAccountsResource(self)
 
     @cached_property
     def return_addresses(self) -> ReturnAddressesResource:
         """Post Return Address."""
         from clicksend_async.resources.return_addresses import ReturnAddressesResource
 
-        client: Any = self
-        return ReturnAddressesResource(client)
+        return ReturnAddressesResource(self)
 
     @cached_property
     def search(self) -> SearchResource:
         """Search."""
         from clicksend_async.resources.search import SearchResource
 
-        client: Any = self
-        return SearchResource(client)
+        return SearchResource(self)
 
     @cached_property
     def sms(self) -> SmsResource:
         """SMS."""
         from clicksend_async.resources.sms import SmsResource
 
-        client: Any = self
-        return SmsResource(client)
+        return SmsResource(self)
 
     @cached_property
     def sms_campaigns(self) -> SmsCampaignsResource:
         """SMS Campaign."""
         from clicksend_async.resources.sms_campaigns import SmsCampaignsResource
 
-        client: Any = self
-        return SmsCampaignsResource(client)
+        return SmsCampaignsResource(self)
 
     @cached_property
     def sms_inbound_rules(self) -> SmsInboundRulesResource:
         """Inbound SMS Rules."""
         from clicksend_async.resources.sms_inbound_rules import SmsInboundRulesResource
 
-        client: Any = self
-        return SmsInboundRulesResource(client)
+        return SmsInboundRulesResource(self)
 
     @cached_property
     def sms_receipt_rules(self) -> SmsReceiptRulesResource:
         """SMS Delivery Receipt Rules."""
         from clicksend_async.resources.sms_receipt_rules import SmsReceiptRulesResource
 
-        client: Any = self
-        return SmsReceiptRulesResource(client)
+        return SmsReceiptRulesResource(self)
 
     @cached_property
     def statistics(self) -> StatisticsResource:
         """Statistics."""
         from clicksend_async.resources.statistics import StatisticsResource
 
-        client: Any = self
-        return StatisticsResource(client)
+        return StatisticsResource(self)
 
     @cached_property
     def subaccounts(self) -> SubaccountsResource:
         """Subaccount."""
         from clicksend_async.resources.subaccounts import SubaccountsResource
 
-        client: Any = self
-        return SubaccountsResource(client)
+        return SubaccountsResource(self)
 
     @cached_property
     def timezones(self) -> TimezonesResource:
         """Timezones."""
         from clicksend_async.resources.timezones import TimezonesResource
 
-        client: Any = self
-        return TimezonesResource(client)
+        return TimezonesResource(self)
 
     @cached_property
     def uploads(self) -> UploadsResource:
         """Upload."""
         from clicksend_async.resources.uploads import UploadsResource
 
-        client: Any = self
-        return UploadsResource(client)
+        return UploadsResource(self)
 
     @cached_property
     def voice(self) -> VoiceResource:
         """Voice."""
         from clicksend_async.resources.voice import VoiceResource
 
-        client: Any = self
-        return VoiceResource(client)
+        return VoiceResource(self)
 
     @cached_property
     def voice_receipt_rules(self) -> VoiceReceiptRulesResource:
         """Voice Delivery Receipt Rules."""
         from clicksend_async.resources.voice_receipt_rules import VoiceReceiptRulesResource
 
-        client: Any = self
-        return VoiceReceiptRulesResource(client)
+        return VoiceReceiptRulesResource(self)

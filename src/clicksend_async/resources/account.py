@@ -9,16 +9,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._operation import Operation, build_body, path_segment
+from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["AccountResource", "AccountResourceWithRawResponse"]
@@ -93,217 +86,13 @@ _VERIFY_FORGOT_PASSWORD = Operation(
 )
 
 
-class AccountResourceWithRawResponse(BaseResource):
-    """`cs.account.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def get(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountGetResponse]:
-        """Get account information (`GET /account`)."""
-        return await self._client._call(
-            _GET,
-            "/account",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.AccountCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        username: str | NotGiven = NOT_GIVEN,
-        password: str | NotGiven = NOT_GIVEN,
-        user_phone: str | NotGiven = NOT_GIVEN,
-        user_email: str | NotGiven = NOT_GIVEN,
-        user_first_name: str | NotGiven = NOT_GIVEN,
-        user_last_name: str | NotGiven = NOT_GIVEN,
-        account_name: str | NotGiven = NOT_GIVEN,
-        country: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountCreateResponse]:
-        """Create a new account (`POST /account`)."""
-        return await self._client._call(
-            _CREATE,
-            "/account",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "username": username,
-                    "password": password,
-                    "user_phone": user_phone,
-                    "user_email": user_email,
-                    "user_first_name": user_first_name,
-                    "user_last_name": user_last_name,
-                    "account_name": account_name,
-                    "country": country,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def usage_by_subaccount(
-        self,
-        year: int | str,
-        month: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountUsageBySubaccountResponse]:
-        """Get account usage (`GET /account/usage/{year}/{month}/subaccount`)."""
-        return await self._client._call(
-            _USAGE_BY_SUBACCOUNT,
-            f"/account/usage/{path_segment(year)}/{path_segment(month)}/subaccount",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def send_verification(
-        self,
-        payload: m.AccountSendVerificationRequest | Mapping[str, Any] | None = None,
-        *,
-        country: str | NotGiven = NOT_GIVEN,
-        user_phone: str | NotGiven = NOT_GIVEN,
-        type_: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountSendVerificationResponse]:
-        """Send account activation token (`PUT /account-verify/send`)."""
-        return await self._client._call(
-            _SEND_VERIFICATION,
-            "/account-verify/send",
-            body=build_body(
-                _SEND_VERIFICATION,
-                payload,
-                {
-                    "country": country,
-                    "user_phone": user_phone,
-                    "type": type_,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def verify(
-        self,
-        activation_token: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountVerifyResponse]:
-        """Verify new account (`PUT /account-verify/verify/{activation_token}`)."""
-        return await self._client._call(
-            _VERIFY,
-            f"/account-verify/verify/{path_segment(activation_token)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def forgot_username(
-        self,
-        payload: m.AccountForgotUsernameRequest | Mapping[str, Any] | None = None,
-        *,
-        email: str | NotGiven = NOT_GIVEN,
-        phone_number: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountForgotUsernameResponse]:
-        """Forgot username (`PUT /forgot-username`)."""
-        return await self._client._call(
-            _FORGOT_USERNAME,
-            "/forgot-username",
-            body=build_body(
-                _FORGOT_USERNAME,
-                payload,
-                {
-                    "email": email,
-                    "phone_number": phone_number,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def forgot_password(
-        self,
-        payload: m.AccountForgotPasswordRequest | Mapping[str, Any] | None = None,
-        *,
-        username: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountForgotPasswordResponse]:
-        """Forgot password (`PUT /forgot-password`)."""
-        return await self._client._call(
-            _FORGOT_PASSWORD,
-            "/forgot-password",
-            body=build_body(
-                _FORGOT_PASSWORD,
-                payload,
-                {
-                    "username": username,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def verify_forgot_password(
-        self,
-        payload: m.AccountVerifyForgotPasswordRequest | Mapping[str, Any] | None = None,
-        *,
-        subaccount_id: int | NotGiven = NOT_GIVEN,
-        activation_token: str | NotGiven = NOT_GIVEN,
-        password: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.AccountVerifyForgotPasswordResponse]:
-        """Verify forgotten password (`PUT /forgot-password/verify`)."""
-        return await self._client._call(
-            _VERIFY_FORGOT_PASSWORD,
-            "/forgot-password/verify",
-            body=build_body(
-                _VERIFY_FORGOT_PASSWORD,
-                payload,
-                {
-                    "subaccount_id": subaccount_id,
-                    "activation_token": activation_token,
-                    "password": password,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class AccountResource(BaseResource):
     """Account operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> AccountResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return AccountResourceWithRawResponse(self._client)
+        return AccountResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -313,12 +102,14 @@ class AccountResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.AccountGetData | None:
         """Get account information (`GET /account`)."""
-        response = await self.with_raw_response.get(
+        envelope = await self._client._call(
+            _GET,
+            "/account",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def create(
         self,
@@ -340,21 +131,28 @@ class AccountResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            username=username,
-            password=password,
-            user_phone=user_phone,
-            user_email=user_email,
-            user_first_name=user_first_name,
-            user_last_name=user_last_name,
-            account_name=account_name,
-            country=country,
+        envelope = await self._client._call(
+            _CREATE,
+            "/account",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "username": username,
+                    "password": password,
+                    "user_phone": user_phone,
+                    "user_email": user_email,
+                    "user_first_name": user_first_name,
+                    "user_last_name": user_last_name,
+                    "account_name": account_name,
+                    "country": country,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def usage_by_subaccount(
         self,
@@ -366,14 +164,14 @@ class AccountResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.AccountUsageBySubaccountData | None:
         """Get account usage (`GET /account/usage/{year}/{month}/subaccount`)."""
-        response = await self.with_raw_response.usage_by_subaccount(
-            year=year,
-            month=month,
+        envelope = await self._client._call(
+            _USAGE_BY_SUBACCOUNT,
+            f"/account/usage/{path_segment(year)}/{path_segment(month)}/subaccount",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def send_verification(
         self,
@@ -390,16 +188,23 @@ class AccountResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send_verification(
-            payload=payload,
-            country=country,
-            user_phone=user_phone,
-            type_=type_,
+        envelope = await self._client._call(
+            _SEND_VERIFICATION,
+            "/account-verify/send",
+            body=build_body(
+                _SEND_VERIFICATION,
+                payload,
+                {
+                    "country": country,
+                    "user_phone": user_phone,
+                    "type": type_,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def verify(
         self,
@@ -410,13 +215,14 @@ class AccountResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.AccountVerifyData | None:
         """Verify new account (`PUT /account-verify/verify/{activation_token}`)."""
-        response = await self.with_raw_response.verify(
-            activation_token=activation_token,
+        envelope = await self._client._call(
+            _VERIFY,
+            f"/account-verify/verify/{path_segment(activation_token)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def forgot_username(
         self,
@@ -432,15 +238,22 @@ class AccountResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.forgot_username(
-            payload=payload,
-            email=email,
-            phone_number=phone_number,
+        envelope = await self._client._call(
+            _FORGOT_USERNAME,
+            "/forgot-username",
+            body=build_body(
+                _FORGOT_USERNAME,
+                payload,
+                {
+                    "email": email,
+                    "phone_number": phone_number,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def forgot_password(
         self,
@@ -455,14 +268,21 @@ class AccountResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.forgot_password(
-            payload=payload,
-            username=username,
+        envelope = await self._client._call(
+            _FORGOT_PASSWORD,
+            "/forgot-password",
+            body=build_body(
+                _FORGOT_PASSWORD,
+                payload,
+                {
+                    "username": username,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def verify_forgot_password(
         self,
@@ -479,13 +299,35 @@ class AccountResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.verify_forgot_password(
-            payload=payload,
-            subaccount_id=subaccount_id,
-            activation_token=activation_token,
-            password=password,
+        envelope = await self._client._call(
+            _VERIFY_FORGOT_PASSWORD,
+            "/forgot-password/verify",
+            body=build_body(
+                _VERIFY_FORGOT_PASSWORD,
+                payload,
+                {
+                    "subaccount_id": subaccount_id,
+                    "activation_token": activation_token,
+                    "password": password,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class AccountResourceWithRawResponse:
+    """`cs.account.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: AccountResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.create = to_raw_response(resource.create)
+        self.usage_by_subaccount = to_raw_response(resource.usage_by_subaccount)
+        self.send_verification = to_raw_response(resource.send_verification)
+        self.verify = to_raw_response(resource.verify)
+        self.forgot_username = to_raw_response(resource.forgot_username)
+        self.forgot_password = to_raw_response(resource.forgot_password)
+        self.verify_forgot_password = to_raw_response(resource.verify_forgot_password)

@@ -10,18 +10,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["ContactsResource", "ContactsResourceWithRawResponse"]
@@ -92,255 +84,13 @@ _REMOVE_OPTED_OUT = Operation(
 )
 
 
-class ContactsResourceWithRawResponse(BaseResource):
-    """`cs.contacts.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        list_id: int | str,
-        *,
-        updated_after: datetime | int | NotGiven = NOT_GIVEN,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsListResponse]:
-        """Get all contacts in a list (`GET /lists/{list_id}/contacts`)."""
-        return await self._client._call(
-            _LIST,
-            f"/lists/{path_segment(list_id)}/contacts",
-            params=query_params(
-                {
-                    "updated_after": updated_after,
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        list_id: int | str,
-        payload: m.ContactsCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        phone_number: str | NotGiven = NOT_GIVEN,
-        email: str | NotGiven = NOT_GIVEN,
-        fax_number: str | NotGiven = NOT_GIVEN,
-        first_name: str | NotGiven = NOT_GIVEN,
-        address_line_1: str | NotGiven = NOT_GIVEN,
-        address_line_2: str | NotGiven = NOT_GIVEN,
-        address_city: str | NotGiven = NOT_GIVEN,
-        address_state: str | NotGiven = NOT_GIVEN,
-        address_postal_code: str | NotGiven = NOT_GIVEN,
-        address_country: str | NotGiven = NOT_GIVEN,
-        organization_name: str | NotGiven = NOT_GIVEN,
-        custom_1: str | NotGiven = NOT_GIVEN,
-        custom_2: str | NotGiven = NOT_GIVEN,
-        custom_3: str | NotGiven = NOT_GIVEN,
-        custom_4: str | NotGiven = NOT_GIVEN,
-        last_name: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsCreateResponse]:
-        """Create new contact (`POST /lists/{list_id}/contacts`)."""
-        return await self._client._call(
-            _CREATE,
-            f"/lists/{path_segment(list_id)}/contacts",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "phone_number": phone_number,
-                    "email": email,
-                    "fax_number": fax_number,
-                    "first_name": first_name,
-                    "address_line_1": address_line_1,
-                    "address_line_2": address_line_2,
-                    "address_city": address_city,
-                    "address_state": address_state,
-                    "address_postal_code": address_postal_code,
-                    "address_country": address_country,
-                    "organization_name": organization_name,
-                    "custom_1": custom_1,
-                    "custom_2": custom_2,
-                    "custom_3": custom_3,
-                    "custom_4": custom_4,
-                    "last_name": last_name,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        list_id: int | str,
-        contact_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsGetResponse]:
-        """Get a specific contact (`GET /lists/{list_id}/contacts/{contact_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        list_id: int | str,
-        contact_id: int | str,
-        payload: m.ContactsUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        phone_number: str | NotGiven = NOT_GIVEN,
-        email: str | NotGiven = NOT_GIVEN,
-        fax_number: str | NotGiven = NOT_GIVEN,
-        first_name: str | NotGiven = NOT_GIVEN,
-        address_line_1: str | NotGiven = NOT_GIVEN,
-        address_line_2: str | NotGiven = NOT_GIVEN,
-        address_city: str | NotGiven = NOT_GIVEN,
-        address_state: str | NotGiven = NOT_GIVEN,
-        address_postal_code: str | NotGiven = NOT_GIVEN,
-        address_country: str | NotGiven = NOT_GIVEN,
-        organization_name: str | NotGiven = NOT_GIVEN,
-        custom_1: str | NotGiven = NOT_GIVEN,
-        custom_2: str | NotGiven = NOT_GIVEN,
-        custom_3: str | NotGiven = NOT_GIVEN,
-        custom_4: str | NotGiven = NOT_GIVEN,
-        last_name: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsUpdateResponse]:
-        """Update specific contact (`PUT /lists/{list_id}/contacts/{contact_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "phone_number": phone_number,
-                    "email": email,
-                    "fax_number": fax_number,
-                    "first_name": first_name,
-                    "address_line_1": address_line_1,
-                    "address_line_2": address_line_2,
-                    "address_city": address_city,
-                    "address_state": address_state,
-                    "address_postal_code": address_postal_code,
-                    "address_country": address_country,
-                    "organization_name": organization_name,
-                    "custom_1": custom_1,
-                    "custom_2": custom_2,
-                    "custom_3": custom_3,
-                    "custom_4": custom_4,
-                    "last_name": last_name,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        list_id: int | str,
-        contact_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsDeleteResponse]:
-        """Delete a contact (`DELETE /lists/{list_id}/contacts/{contact_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def copy(
-        self,
-        from_list_id: int | str,
-        contact_id: int | str,
-        to_list_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsCopyResponse]:
-        """Copy contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/copy/{to_list_id}`)."""
-        return await self._client._call(
-            _COPY,
-            f"/lists/{path_segment(from_list_id)}/contacts/{path_segment(contact_id)}/copy/{path_segment(to_list_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def transfer(
-        self,
-        from_list_id: int | str,
-        contact_id: int | str,
-        to_list_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsTransferResponse]:
-        """Transfer contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/transfer/{to_list_id}`)."""
-        return await self._client._call(
-            _TRANSFER,
-            f"/lists/{path_segment(from_list_id)}/contacts/{path_segment(contact_id)}/transfer/{path_segment(to_list_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def remove_opted_out(
-        self,
-        list_id: int | str,
-        opt_out_list_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ContactsRemoveOptedOutResponse]:
-        """Remove all opted out contacts (`PUT /lists/{list_id}/remove-opted-out-contacts/{opt_out_list_id}`)."""
-        return await self._client._call(
-            _REMOVE_OPTED_OUT,
-            f"/lists/{path_segment(list_id)}/remove-opted-out-contacts/{path_segment(opt_out_list_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class ContactsResource(BaseResource):
     """Contact operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> ContactsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return ContactsResourceWithRawResponse(self._client)
+        return ContactsResourceWithRawResponse(self)
 
     def list(
         self,
@@ -364,19 +114,24 @@ class ContactsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.ContactsListPage:
-            response = await self.with_raw_response.list(
-                list_id=list_id,
-                updated_after=updated_after,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                f"/lists/{path_segment(list_id)}/contacts",
+                params=query_params(
+                    {
+                        "updated_after": updated_after,
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.ContactsListPage)
+            return as_page(envelope.data, m.ContactsListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -409,30 +164,36 @@ class ContactsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            list_id=list_id,
-            phone_number=phone_number,
-            email=email,
-            fax_number=fax_number,
-            first_name=first_name,
-            address_line_1=address_line_1,
-            address_line_2=address_line_2,
-            address_city=address_city,
-            address_state=address_state,
-            address_postal_code=address_postal_code,
-            address_country=address_country,
-            organization_name=organization_name,
-            custom_1=custom_1,
-            custom_2=custom_2,
-            custom_3=custom_3,
-            custom_4=custom_4,
-            last_name=last_name,
+        envelope = await self._client._call(
+            _CREATE,
+            f"/lists/{path_segment(list_id)}/contacts",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "phone_number": phone_number,
+                    "email": email,
+                    "fax_number": fax_number,
+                    "first_name": first_name,
+                    "address_line_1": address_line_1,
+                    "address_line_2": address_line_2,
+                    "address_city": address_city,
+                    "address_state": address_state,
+                    "address_postal_code": address_postal_code,
+                    "address_country": address_country,
+                    "organization_name": organization_name,
+                    "custom_1": custom_1,
+                    "custom_2": custom_2,
+                    "custom_3": custom_3,
+                    "custom_4": custom_4,
+                    "last_name": last_name,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -444,14 +205,14 @@ class ContactsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ContactsGetData | None:
         """Get a specific contact (`GET /lists/{list_id}/contacts/{contact_id}`)."""
-        response = await self.with_raw_response.get(
-            list_id=list_id,
-            contact_id=contact_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -483,31 +244,36 @@ class ContactsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            list_id=list_id,
-            contact_id=contact_id,
-            phone_number=phone_number,
-            email=email,
-            fax_number=fax_number,
-            first_name=first_name,
-            address_line_1=address_line_1,
-            address_line_2=address_line_2,
-            address_city=address_city,
-            address_state=address_state,
-            address_postal_code=address_postal_code,
-            address_country=address_country,
-            organization_name=organization_name,
-            custom_1=custom_1,
-            custom_2=custom_2,
-            custom_3=custom_3,
-            custom_4=custom_4,
-            last_name=last_name,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "phone_number": phone_number,
+                    "email": email,
+                    "fax_number": fax_number,
+                    "first_name": first_name,
+                    "address_line_1": address_line_1,
+                    "address_line_2": address_line_2,
+                    "address_city": address_city,
+                    "address_state": address_state,
+                    "address_postal_code": address_postal_code,
+                    "address_country": address_country,
+                    "organization_name": organization_name,
+                    "custom_1": custom_1,
+                    "custom_2": custom_2,
+                    "custom_3": custom_3,
+                    "custom_4": custom_4,
+                    "last_name": last_name,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -519,14 +285,14 @@ class ContactsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Delete a contact (`DELETE /lists/{list_id}/contacts/{contact_id}`)."""
-        response = await self.with_raw_response.delete(
-            list_id=list_id,
-            contact_id=contact_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def copy(
         self,
@@ -539,15 +305,14 @@ class ContactsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ContactsCopyData | None:
         """Copy contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/copy/{to_list_id}`)."""
-        response = await self.with_raw_response.copy(
-            from_list_id=from_list_id,
-            contact_id=contact_id,
-            to_list_id=to_list_id,
+        envelope = await self._client._call(
+            _COPY,
+            f"/lists/{path_segment(from_list_id)}/contacts/{path_segment(contact_id)}/copy/{path_segment(to_list_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def transfer(
         self,
@@ -560,15 +325,14 @@ class ContactsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ContactsTransferData | None:
         """Transfer contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/transfer/{to_list_id}`)."""
-        response = await self.with_raw_response.transfer(
-            from_list_id=from_list_id,
-            contact_id=contact_id,
-            to_list_id=to_list_id,
+        envelope = await self._client._call(
+            _TRANSFER,
+            f"/lists/{path_segment(from_list_id)}/contacts/{path_segment(contact_id)}/transfer/{path_segment(to_list_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def remove_opted_out(
         self,
@@ -580,11 +344,26 @@ class ContactsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ContactsRemoveOptedOutData | None:
         """Remove all opted out contacts (`PUT /lists/{list_id}/remove-opted-out-contacts/{opt_out_list_id}`)."""
-        response = await self.with_raw_response.remove_opted_out(
-            list_id=list_id,
-            opt_out_list_id=opt_out_list_id,
+        envelope = await self._client._call(
+            _REMOVE_OPTED_OUT,
+            f"/lists/{path_segment(list_id)}/remove-opted-out-contacts/{path_segment(opt_out_list_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class ContactsResourceWithRawResponse:
+    """`cs.contacts.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: ContactsResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.copy = to_raw_response(resource.copy)
+        self.transfer = to_raw_response(resource.transfer)
+        self.remove_opted_out = to_raw_response(resource.remove_opted_out)

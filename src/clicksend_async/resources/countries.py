@@ -8,14 +8,9 @@ import builtins
 from collections.abc import Mapping
 from functools import cached_property
 
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._operation import Operation
+from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["CountriesResource", "CountriesResourceWithRawResponse"]
@@ -31,33 +26,13 @@ _LIST = Operation(
 )
 
 
-class CountriesResourceWithRawResponse(BaseResource):
-    """`cs.countries.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.CountriesListResponse]:
-        """Get all country codes (`GET /countries`)."""
-        return await self._client._call(
-            _LIST,
-            "/countries",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class CountriesResource(BaseResource):
     """Countries operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> CountriesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return CountriesResourceWithRawResponse(self._client)
+        return CountriesResourceWithRawResponse(self)
 
     async def list(
         self,
@@ -67,9 +42,19 @@ class CountriesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[m.CountriesListDataItem] | None:
         """Get all country codes (`GET /countries`)."""
-        response = await self.with_raw_response.list(
+        envelope = await self._client._call(
+            _LIST,
+            "/countries",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class CountriesResourceWithRawResponse:
+    """`cs.countries.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: CountriesResource) -> None:
+        self.list = to_raw_response(resource.list)

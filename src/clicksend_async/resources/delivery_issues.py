@@ -8,17 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["DeliveryIssuesResource", "DeliveryIssuesResourceWithRawResponse"]
@@ -41,82 +34,13 @@ _CREATE = Operation(
 )
 
 
-class DeliveryIssuesResourceWithRawResponse(BaseResource):
-    """`cs.delivery_issues.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.DeliveryIssuesListResponse]:
-        """Get all delivery issues (`GET /delivery-issues`)."""
-        return await self._client._call(
-            _LIST,
-            "/delivery-issues",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.DeliveryIssuesCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        message_id: str | NotGiven = NOT_GIVEN,
-        type_: str | NotGiven = NOT_GIVEN,
-        description: str | NotGiven = NOT_GIVEN,
-        client_comments: str | NotGiven = NOT_GIVEN,
-        email_address: str | NotGiven = NOT_GIVEN,
-        email_address_: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.DeliveryIssuesCreateResponse]:
-        """Create delivery Issue (`POST /delivery-issues`)."""
-        return await self._client._call(
-            _CREATE,
-            "/delivery-issues",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "message_id": message_id,
-                    "type": type_,
-                    "description": description,
-                    "client_comments": client_comments,
-                    "email_address": email_address,
-                    "email-address": email_address_,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class DeliveryIssuesResource(BaseResource):
     """Delivery Issues operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> DeliveryIssuesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return DeliveryIssuesResourceWithRawResponse(self._client)
+        return DeliveryIssuesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -138,17 +62,23 @@ class DeliveryIssuesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.DeliveryIssuesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/delivery-issues",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.DeliveryIssuesListPage)
+            return as_page(envelope.data, m.DeliveryIssuesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -170,16 +100,32 @@ class DeliveryIssuesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            message_id=message_id,
-            type_=type_,
-            description=description,
-            client_comments=client_comments,
-            email_address=email_address,
-            email_address_=email_address_,
+        envelope = await self._client._call(
+            _CREATE,
+            "/delivery-issues",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "message_id": message_id,
+                    "type": type_,
+                    "description": description,
+                    "client_comments": client_comments,
+                    "email_address": email_address,
+                    "email-address": email_address_,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class DeliveryIssuesResourceWithRawResponse:
+    """`cs.delivery_issues.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: DeliveryIssuesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)

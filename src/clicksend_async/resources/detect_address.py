@@ -8,15 +8,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._operation import Operation, build_body
+from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["DetectAddressResource", "DetectAddressResourceWithRawResponse"]
@@ -31,44 +25,13 @@ _DETECT = Operation(
 )
 
 
-class DetectAddressResourceWithRawResponse(BaseResource):
-    """`cs.detect_address.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def detect(
-        self,
-        payload: m.DetectAddressDetectRequest | Mapping[str, Any] | None = None,
-        *,
-        content: str | NotGiven = NOT_GIVEN,
-        address: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.DetectAddressDetectResponse]:
-        """Detects address in uploaded file (`POST /post/letters/detect-address`)."""
-        return await self._client._call(
-            _DETECT,
-            "/post/letters/detect-address",
-            body=build_body(
-                _DETECT,
-                payload,
-                {
-                    "content": content,
-                    "address": address,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class DetectAddressResource(BaseResource):
     """Detect Address operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> DetectAddressResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return DetectAddressResourceWithRawResponse(self._client)
+        return DetectAddressResourceWithRawResponse(self)
 
     async def detect(
         self,
@@ -84,12 +47,27 @@ class DetectAddressResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.detect(
-            payload=payload,
-            content=content,
-            address=address,
+        envelope = await self._client._call(
+            _DETECT,
+            "/post/letters/detect-address",
+            body=build_body(
+                _DETECT,
+                payload,
+                {
+                    "content": content,
+                    "address": address,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class DetectAddressResourceWithRawResponse:
+    """`cs.detect_address.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: DetectAddressResource) -> None:
+        self.detect = to_raw_response(resource.detect)

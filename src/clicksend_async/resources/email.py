@@ -9,17 +9,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["EmailResource", "EmailResourceWithRawResponse"]
@@ -58,156 +51,13 @@ _EXPORT_HISTORY = Operation(
 )
 
 
-class EmailResourceWithRawResponse(BaseResource):
-    """`cs.email.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.EmailSendRequest | Mapping[str, Any] | None = None,
-        *,
-        to: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        cc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        bcc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        from_: m.EmailFrom | Mapping[str, Any] | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        attachments: Sequence[m.EmailAttachment | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        subject: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailSendResponse]:
-        """Send transactional email (`POST /email/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/email/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "to": to,
-                    "cc": cc,
-                    "bcc": bcc,
-                    "from": from_,
-                    "body": body,
-                    "attachments": attachments,
-                    "schedule": schedule,
-                    "subject": subject,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.EmailPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        to: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        cc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        bcc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        from_: m.EmailFrom
-        | Mapping[str, Any]
-        | Sequence[m.EmailFrom | Mapping[str, Any]]
-        | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        attachments: Sequence[m.EmailAttachment | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailPriceResponse]:
-        """Get transactional email price (`POST /email/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/email/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "to": to,
-                    "cc": cc,
-                    "bcc": bcc,
-                    "from": from_,
-                    "body": body,
-                    "attachments": attachments,
-                    "schedule": schedule,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        *,
-        date_from: datetime | int | NotGiven = NOT_GIVEN,
-        date_to: datetime | int | NotGiven = NOT_GIVEN,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailHistoryResponse]:
-        """Get all transactional email history (`GET /email/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            "/email/history",
-            params=query_params(
-                {
-                    "date_from": date_from,
-                    "date_to": date_to,
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def export_history(
-        self,
-        *,
-        filename: str | NotGiven = NOT_GIVEN,
-        date_from: datetime | int | NotGiven = NOT_GIVEN,
-        date_to: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailExportHistoryResponse]:
-        """Export all Transactional Email history (`GET /email/history/export`)."""
-        return await self._client._call(
-            _EXPORT_HISTORY,
-            "/email/history/export",
-            params=query_params(
-                {
-                    "filename": filename,
-                    "date_from": date_from,
-                    "date_to": date_to,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class EmailResource(BaseResource):
     """Transactional Email operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> EmailResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return EmailResourceWithRawResponse(self._client)
+        return EmailResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -229,21 +79,28 @@ class EmailResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            to=to,
-            cc=cc,
-            bcc=bcc,
-            from_=from_,
-            body=body,
-            attachments=attachments,
-            schedule=schedule,
-            subject=subject,
+        envelope = await self._client._call(
+            _SEND,
+            "/email/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "to": to,
+                    "cc": cc,
+                    "bcc": bcc,
+                    "from": from_,
+                    "body": body,
+                    "attachments": attachments,
+                    "schedule": schedule,
+                    "subject": subject,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -267,20 +124,27 @@ class EmailResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            to=to,
-            cc=cc,
-            bcc=bcc,
-            from_=from_,
-            body=body,
-            attachments=attachments,
-            schedule=schedule,
+        envelope = await self._client._call(
+            _PRICE,
+            "/email/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "to": to,
+                    "cc": cc,
+                    "bcc": bcc,
+                    "from": from_,
+                    "body": body,
+                    "attachments": attachments,
+                    "schedule": schedule,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -304,19 +168,25 @@ class EmailResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailHistoryPage:
-            response = await self.with_raw_response.history(
-                date_from=date_from,
-                date_to=date_to,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                "/email/history",
+                params=query_params(
+                    {
+                        "date_from": date_from,
+                        "date_to": date_to,
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailHistoryPage)
+            return as_page(envelope.data, m.EmailHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -331,12 +201,29 @@ class EmailResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailExportHistoryData | None:
         """Export all Transactional Email history (`GET /email/history/export`)."""
-        response = await self.with_raw_response.export_history(
-            filename=filename,
-            date_from=date_from,
-            date_to=date_to,
+        envelope = await self._client._call(
+            _EXPORT_HISTORY,
+            "/email/history/export",
+            params=query_params(
+                {
+                    "filename": filename,
+                    "date_from": date_from,
+                    "date_to": date_to,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class EmailResourceWithRawResponse:
+    """`cs.email.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: EmailResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.history = to_raw_page_response(resource.history)
+        self.export_history = to_raw_response(resource.export_history)

@@ -8,18 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["EmailAddressesResource", "EmailAddressesResourceWithRawResponse"]
@@ -74,143 +66,13 @@ _DELETE = Operation(
 )
 
 
-class EmailAddressesResourceWithRawResponse(BaseResource):
-    """`cs.email_addresses.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailAddressesListResponse]:
-        """Get all email addresses (`GET /email/addresses`)."""
-        return await self._client._call(
-            _LIST,
-            "/email/addresses",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.EmailAddressesCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        body: str | NotGiven = NOT_GIVEN,
-        email_address: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailAddressesCreateResponse]:
-        """Create allowed Email Address (`POST /email/addresses`)."""
-        return await self._client._call(
-            _CREATE,
-            "/email/addresses",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "body": body,
-                    "email_address": email_address,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def send_verification(
-        self,
-        email_address_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailAddressesSendVerificationResponse]:
-        """Send verification token (`PUT /email/address-verify/{email_address_id}/send`)."""
-        return await self._client._call(
-            _SEND_VERIFICATION,
-            f"/email/address-verify/{path_segment(email_address_id)}/send",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def verify(
-        self,
-        email_address_id: int | str,
-        activation_token: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailAddressesVerifyResponse]:
-        """Verify email address using verification token (`PUT /email/address-verify/{email_address_id}/verify/{activation_token}`)."""
-        return await self._client._call(
-            _VERIFY,
-            f"/email/address-verify/{path_segment(email_address_id)}/verify/{path_segment(activation_token)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        email_address_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailAddressesGetResponse]:
-        """Get specific email address (`GET /email/addresses/{email_address_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/email/addresses/{path_segment(email_address_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        email_address_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailAddressesDeleteResponse]:
-        """Delete specific email address (`DELETE /email/addresses/{email_address_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/email/addresses/{path_segment(email_address_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class EmailAddressesResource(BaseResource):
     """Email Addresses operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> EmailAddressesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return EmailAddressesResourceWithRawResponse(self._client)
+        return EmailAddressesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -232,17 +94,23 @@ class EmailAddressesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailAddressesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/email/addresses",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailAddressesListPage)
+            return as_page(envelope.data, m.EmailAddressesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -260,15 +128,22 @@ class EmailAddressesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            body=body,
-            email_address=email_address,
+        envelope = await self._client._call(
+            _CREATE,
+            "/email/addresses",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "body": body,
+                    "email_address": email_address,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def send_verification(
         self,
@@ -279,13 +154,14 @@ class EmailAddressesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Send verification token (`PUT /email/address-verify/{email_address_id}/send`)."""
-        response = await self.with_raw_response.send_verification(
-            email_address_id=email_address_id,
+        envelope = await self._client._call(
+            _SEND_VERIFICATION,
+            f"/email/address-verify/{path_segment(email_address_id)}/send",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def verify(
         self,
@@ -297,14 +173,14 @@ class EmailAddressesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailAddressesVerifyData | None:
         """Verify email address using verification token (`PUT /email/address-verify/{email_address_id}/verify/{activation_token}`)."""
-        response = await self.with_raw_response.verify(
-            email_address_id=email_address_id,
-            activation_token=activation_token,
+        envelope = await self._client._call(
+            _VERIFY,
+            f"/email/address-verify/{path_segment(email_address_id)}/verify/{path_segment(activation_token)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -315,13 +191,14 @@ class EmailAddressesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailAddressesGetData | None:
         """Get specific email address (`GET /email/addresses/{email_address_id}`)."""
-        response = await self.with_raw_response.get(
-            email_address_id=email_address_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/email/addresses/{path_segment(email_address_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -332,10 +209,24 @@ class EmailAddressesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Delete specific email address (`DELETE /email/addresses/{email_address_id}`)."""
-        response = await self.with_raw_response.delete(
-            email_address_id=email_address_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/email/addresses/{path_segment(email_address_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class EmailAddressesResourceWithRawResponse:
+    """`cs.email_addresses.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: EmailAddressesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.send_verification = to_raw_response(resource.send_verification)
+        self.verify = to_raw_response(resource.verify)
+        self.get = to_raw_response(resource.get)
+        self.delete = to_raw_response(resource.delete)

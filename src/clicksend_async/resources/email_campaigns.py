@@ -10,18 +10,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["EmailCampaignsResource", "EmailCampaignsResourceWithRawResponse"]
@@ -92,253 +84,13 @@ _EXPORT_HISTORY = Operation(
 )
 
 
-class EmailCampaignsResourceWithRawResponse(BaseResource):
-    """`cs.email_campaigns.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.EmailCampaignsSendRequest | Mapping[str, Any] | None = None,
-        *,
-        name: str | NotGiven = NOT_GIVEN,
-        subject: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_email_address_id: int | NotGiven = NOT_GIVEN,
-        from_name: str | NotGiven = NOT_GIVEN,
-        template_id: int | Decimal | float | str | NotGiven = NOT_GIVEN,
-        list_id: int | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsSendResponse]:
-        """Send email campaign (`POST /email-campaigns/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/email-campaigns/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "name": name,
-                    "subject": subject,
-                    "body": body,
-                    "from_email_address_id": from_email_address_id,
-                    "from_name": from_name,
-                    "template_id": template_id,
-                    "list_id": list_id,
-                    "schedule": schedule,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.EmailCampaignsPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        name: str | NotGiven = NOT_GIVEN,
-        subject: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_email_address_id: int | NotGiven = NOT_GIVEN,
-        from_name: str | NotGiven = NOT_GIVEN,
-        template_id: int | Decimal | float | str | NotGiven = NOT_GIVEN,
-        list_id: int | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsPriceResponse]:
-        """Calculate email campaign price (`POST /email-campaigns/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/email-campaigns/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "name": name,
-                    "subject": subject,
-                    "body": body,
-                    "from_email_address_id": from_email_address_id,
-                    "from_name": from_name,
-                    "template_id": template_id,
-                    "list_id": list_id,
-                    "schedule": schedule,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsListResponse]:
-        """Get all email campaigns (`GET /email-campaigns`)."""
-        return await self._client._call(
-            _LIST,
-            "/email-campaigns",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        email_campaign_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsGetResponse]:
-        """Get specific email campaign (`GET /email-campaigns/{email_campaign_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/email-campaigns/{path_segment(email_campaign_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        email_campaign_id: int | str,
-        payload: m.EmailCampaignsUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        name: str | NotGiven = NOT_GIVEN,
-        subject: str | NotGiven = NOT_GIVEN,
-        from_email_address_id: int | str | NotGiven = NOT_GIVEN,
-        from_name: str | NotGiven = NOT_GIVEN,
-        template_id: int | str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        list_id: int | str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsUpdateResponse]:
-        """Edit email campaign (`PUT /email-campaigns/{email_campaign_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/email-campaigns/{path_segment(email_campaign_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "name": name,
-                    "subject": subject,
-                    "from_email_address_id": from_email_address_id,
-                    "from_name": from_name,
-                    "template_id": template_id,
-                    "body": body,
-                    "list_id": list_id,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel(
-        self,
-        email_campaign_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsCancelResponse]:
-        """Cancel email campaign (`PUT /email-campaigns/{email_campaign_id}/cancel`)."""
-        return await self._client._call(
-            _CANCEL,
-            f"/email-campaigns/{path_segment(email_campaign_id)}/cancel",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        email_campaign_id: int | str,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsHistoryResponse]:
-        """Get specific email campaign history (`GET /email-campaigns/{email_campaign_id}/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            f"/email-campaigns/{path_segment(email_campaign_id)}/history",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def export_history(
-        self,
-        email_campaign_id: int | str,
-        *,
-        date_from: datetime | int | NotGiven = NOT_GIVEN,
-        date_to: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailCampaignsExportHistoryResponse]:
-        """Export specific email campaign history (`GET /email-campaigns/{email_campaign_id}/history/export`)."""
-        return await self._client._call(
-            _EXPORT_HISTORY,
-            f"/email-campaigns/{path_segment(email_campaign_id)}/history/export",
-            params=query_params(
-                {
-                    "date_from": date_from,
-                    "date_to": date_to,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class EmailCampaignsResource(BaseResource):
     """Email Campaigns operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> EmailCampaignsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return EmailCampaignsResourceWithRawResponse(self._client)
+        return EmailCampaignsResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -360,21 +112,28 @@ class EmailCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            name=name,
-            subject=subject,
-            body=body,
-            from_email_address_id=from_email_address_id,
-            from_name=from_name,
-            template_id=template_id,
-            list_id=list_id,
-            schedule=schedule,
+        envelope = await self._client._call(
+            _SEND,
+            "/email-campaigns/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "name": name,
+                    "subject": subject,
+                    "body": body,
+                    "from_email_address_id": from_email_address_id,
+                    "from_name": from_name,
+                    "template_id": template_id,
+                    "list_id": list_id,
+                    "schedule": schedule,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -396,21 +155,28 @@ class EmailCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            name=name,
-            subject=subject,
-            body=body,
-            from_email_address_id=from_email_address_id,
-            from_name=from_name,
-            template_id=template_id,
-            list_id=list_id,
-            schedule=schedule,
+        envelope = await self._client._call(
+            _PRICE,
+            "/email-campaigns/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "name": name,
+                    "subject": subject,
+                    "body": body,
+                    "from_email_address_id": from_email_address_id,
+                    "from_name": from_name,
+                    "template_id": template_id,
+                    "list_id": list_id,
+                    "schedule": schedule,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def list(
         self,
@@ -432,17 +198,23 @@ class EmailCampaignsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailCampaignsListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/email-campaigns",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailCampaignsListPage)
+            return as_page(envelope.data, m.EmailCampaignsListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -455,13 +227,14 @@ class EmailCampaignsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailCampaignsGetData | None:
         """Get specific email campaign (`GET /email-campaigns/{email_campaign_id}`)."""
-        response = await self.with_raw_response.get(
-            email_campaign_id=email_campaign_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/email-campaigns/{path_segment(email_campaign_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -483,21 +256,27 @@ class EmailCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            email_campaign_id=email_campaign_id,
-            name=name,
-            subject=subject,
-            from_email_address_id=from_email_address_id,
-            from_name=from_name,
-            template_id=template_id,
-            body=body,
-            list_id=list_id,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/email-campaigns/{path_segment(email_campaign_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "name": name,
+                    "subject": subject,
+                    "from_email_address_id": from_email_address_id,
+                    "from_name": from_name,
+                    "template_id": template_id,
+                    "body": body,
+                    "list_id": list_id,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel(
         self,
@@ -508,13 +287,14 @@ class EmailCampaignsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailCampaignsCancelData | None:
         """Cancel email campaign (`PUT /email-campaigns/{email_campaign_id}/cancel`)."""
-        response = await self.with_raw_response.cancel(
-            email_campaign_id=email_campaign_id,
+        envelope = await self._client._call(
+            _CANCEL,
+            f"/email-campaigns/{path_segment(email_campaign_id)}/cancel",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -537,18 +317,23 @@ class EmailCampaignsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailCampaignsHistoryPage:
-            response = await self.with_raw_response.history(
-                email_campaign_id=email_campaign_id,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                f"/email-campaigns/{path_segment(email_campaign_id)}/history",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailCampaignsHistoryPage)
+            return as_page(envelope.data, m.EmailCampaignsHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -563,12 +348,32 @@ class EmailCampaignsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ExportData | None:
         """Export specific email campaign history (`GET /email-campaigns/{email_campaign_id}/history/export`)."""
-        response = await self.with_raw_response.export_history(
-            email_campaign_id=email_campaign_id,
-            date_from=date_from,
-            date_to=date_to,
+        envelope = await self._client._call(
+            _EXPORT_HISTORY,
+            f"/email-campaigns/{path_segment(email_campaign_id)}/history/export",
+            params=query_params(
+                {
+                    "date_from": date_from,
+                    "date_to": date_to,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class EmailCampaignsResourceWithRawResponse:
+    """`cs.email_campaigns.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: EmailCampaignsResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.list = to_raw_page_response(resource.list)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.cancel = to_raw_response(resource.cancel)
+        self.history = to_raw_page_response(resource.history)
+        self.export_history = to_raw_response(resource.export_history)

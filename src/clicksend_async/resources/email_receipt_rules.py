@@ -9,18 +9,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["EmailReceiptRulesResource", "EmailReceiptRulesResourceWithRawResponse"]
@@ -67,148 +59,13 @@ _DELETE = Operation(
 )
 
 
-class EmailReceiptRulesResourceWithRawResponse(BaseResource):
-    """`cs.email_receipt_rules.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailReceiptRulesListResponse]:
-        """Get all email delivery receipt automations (`GET /automations/email/receipts`)."""
-        return await self._client._call(
-            _LIST,
-            "/automations/email/receipts",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.EmailReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | NotGiven = NOT_GIVEN,
-        action: str | NotGiven = NOT_GIVEN,
-        action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailReceiptRulesCreateResponse]:
-        """Create email delivery receipt automations (`POST /automations/email/receipts`)."""
-        return await self._client._call(
-            _CREATE,
-            "/automations/email/receipts",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "rule_name": rule_name,
-                    "match_type": match_type,
-                    "action": action,
-                    "action_address": action_address,
-                    "enabled": enabled,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        receipt_rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailReceiptRulesGetResponse]:
-        """Get specific email delivery receipt automation (`GET /automations/email/receipts/{receipt_rule_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        receipt_rule_id: int | str,
-        payload: m.EmailReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | NotGiven = NOT_GIVEN,
-        action: str | NotGiven = NOT_GIVEN,
-        action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailReceiptRulesUpdateResponse]:
-        """Update email delivery receipt automation (`PUT /automations/email/receipts/{receipt_rule_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "rule_name": rule_name,
-                    "match_type": match_type,
-                    "action": action,
-                    "action_address": action_address,
-                    "enabled": enabled,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        receipt_rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailReceiptRulesDeleteResponse]:
-        """Delete email delivery receipt automation (`DELETE /automations/email/receipts/{receipt_rule_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class EmailReceiptRulesResource(BaseResource):
     """Email Delivery Receipt Rules operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> EmailReceiptRulesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return EmailReceiptRulesResourceWithRawResponse(self._client)
+        return EmailReceiptRulesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -230,17 +87,23 @@ class EmailReceiptRulesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailReceiptRulesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/automations/email/receipts",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailReceiptRulesListPage)
+            return as_page(envelope.data, m.EmailReceiptRulesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -261,18 +124,25 @@ class EmailReceiptRulesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            rule_name=rule_name,
-            match_type=match_type,
-            action=action,
-            action_address=action_address,
-            enabled=enabled,
+        envelope = await self._client._call(
+            _CREATE,
+            "/automations/email/receipts",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "rule_name": rule_name,
+                    "match_type": match_type,
+                    "action": action,
+                    "action_address": action_address,
+                    "enabled": enabled,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -283,13 +153,14 @@ class EmailReceiptRulesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailReceiptRulesGetData | None:
         """Get specific email delivery receipt automation (`GET /automations/email/receipts/{receipt_rule_id}`)."""
-        response = await self.with_raw_response.get(
-            receipt_rule_id=receipt_rule_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -309,19 +180,25 @@ class EmailReceiptRulesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            receipt_rule_id=receipt_rule_id,
-            rule_name=rule_name,
-            match_type=match_type,
-            action=action,
-            action_address=action_address,
-            enabled=enabled,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "rule_name": rule_name,
+                    "match_type": match_type,
+                    "action": action,
+                    "action_address": action_address,
+                    "enabled": enabled,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -332,10 +209,23 @@ class EmailReceiptRulesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> bool | None:
         """Delete email delivery receipt automation (`DELETE /automations/email/receipts/{receipt_rule_id}`)."""
-        response = await self.with_raw_response.delete(
-            receipt_rule_id=receipt_rule_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class EmailReceiptRulesResourceWithRawResponse:
+    """`cs.email_receipt_rules.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: EmailReceiptRulesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)

@@ -10,18 +10,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["EmailTemplatesResource", "EmailTemplatesResourceWithRawResponse"]
@@ -68,136 +60,13 @@ _DELETE = Operation(
 )
 
 
-class EmailTemplatesResourceWithRawResponse(BaseResource):
-    """`cs.email_templates.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailTemplatesListResponse]:
-        """Get all user email templates (`GET /email/templates`)."""
-        return await self._client._call(
-            _LIST,
-            "/email/templates",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.EmailTemplatesCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        template_name: str | NotGiven = NOT_GIVEN,
-        template_id_master: float | Decimal | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailTemplatesCreateResponse]:
-        """Create email template (`POST /email/templates`)."""
-        return await self._client._call(
-            _CREATE,
-            "/email/templates",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "template_name": template_name,
-                    "template_id_master": template_id_master,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        template_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailTemplatesGetResponse]:
-        """Get specific user email template (`GET /email/templates/{template_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/email/templates/{path_segment(template_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        template_id: int | str,
-        payload: m.EmailTemplatesUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        template_name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailTemplatesUpdateResponse]:
-        """Update email template (`PUT /email/templates/{template_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/email/templates/{path_segment(template_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "template_name": template_name,
-                    "body": body,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        template_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailTemplatesDeleteResponse]:
-        """Delete user email template (`DELETE /email/templates/{template_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/email/templates/{path_segment(template_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class EmailTemplatesResource(BaseResource):
     """User Email Templates operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> EmailTemplatesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return EmailTemplatesResourceWithRawResponse(self._client)
+        return EmailTemplatesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -219,17 +88,23 @@ class EmailTemplatesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailTemplatesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/email/templates",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailTemplatesListPage)
+            return as_page(envelope.data, m.EmailTemplatesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -247,15 +122,22 @@ class EmailTemplatesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            template_name=template_name,
-            template_id_master=template_id_master,
+        envelope = await self._client._call(
+            _CREATE,
+            "/email/templates",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "template_name": template_name,
+                    "template_id_master": template_id_master,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -266,13 +148,14 @@ class EmailTemplatesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailTemplatesGetData | None:
         """Get specific user email template (`GET /email/templates/{template_id}`)."""
-        response = await self.with_raw_response.get(
-            template_id=template_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/email/templates/{path_segment(template_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -289,16 +172,22 @@ class EmailTemplatesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            template_id=template_id,
-            template_name=template_name,
-            body=body,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/email/templates/{path_segment(template_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "template_name": template_name,
+                    "body": body,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -309,10 +198,23 @@ class EmailTemplatesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Delete user email template (`DELETE /email/templates/{template_id}`)."""
-        response = await self.with_raw_response.delete(
-            template_id=template_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/email/templates/{path_segment(template_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class EmailTemplatesResourceWithRawResponse:
+    """`cs.email_templates.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: EmailTemplatesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)

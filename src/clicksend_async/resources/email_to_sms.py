@@ -8,18 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["EmailToSmsResource", "EmailToSmsResourceWithRawResponse"]
@@ -82,189 +74,13 @@ _DELETE_STRIPPED_STRING = Operation(
 )
 
 
-class EmailToSmsResourceWithRawResponse(BaseResource):
-    """`cs.email_to_sms.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list_allowed_addresses(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailToSmsListAllowedAddressesResponse]:
-        """Get list of email to sms allowed addresses (`GET /sms/email-sms`)."""
-        return await self._client._call(
-            _LIST_ALLOWED_ADDRESSES,
-            "/sms/email-sms",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create_allowed_address(
-        self,
-        payload: m.EmailToSmsCreateAllowedAddressRequest | Mapping[str, Any] | None = None,
-        *,
-        email_address: str | NotGiven = NOT_GIVEN,
-        from_: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailToSmsCreateAllowedAddressResponse]:
-        """Create email to sms allowed address (`POST /sms/email-sms`)."""
-        return await self._client._call(
-            _CREATE_ALLOWED_ADDRESS,
-            "/sms/email-sms",
-            body=build_body(
-                _CREATE_ALLOWED_ADDRESS,
-                payload,
-                {
-                    "email_address": email_address,
-                    "from": from_,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def list_stripped_strings(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailToSmsListStrippedStringsResponse]:
-        """Get list of email to sms stripped string rules (`GET /sms/email-sms-stripped-strings`)."""
-        return await self._client._call(
-            _LIST_STRIPPED_STRINGS,
-            "/sms/email-sms-stripped-strings",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create_stripped_string(
-        self,
-        payload: m.EmailToSmsCreateStrippedStringRequest | Mapping[str, Any] | None = None,
-        *,
-        strip_string: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailToSmsCreateStrippedStringResponse]:
-        """Create email to sms stripped string rule (`POST /sms/email-sms-stripped-strings`)."""
-        return await self._client._call(
-            _CREATE_STRIPPED_STRING,
-            "/sms/email-sms-stripped-strings",
-            body=build_body(
-                _CREATE_STRIPPED_STRING,
-                payload,
-                {
-                    "strip_string": strip_string,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get_stripped_string(
-        self,
-        rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailToSmsGetStrippedStringResponse]:
-        """Get email to sms stripped string rule (`GET /sms/email-sms-stripped-strings/{rule_id}`)."""
-        return await self._client._call(
-            _GET_STRIPPED_STRING,
-            f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update_stripped_string(
-        self,
-        rule_id: int | str,
-        payload: m.EmailToSmsUpdateStrippedStringRequest | Mapping[str, Any] | None = None,
-        *,
-        strip_string: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailToSmsUpdateStrippedStringResponse]:
-        """Update email to sms stripped string rule (`PUT /sms/email-sms-stripped-strings/{rule_id}`)."""
-        return await self._client._call(
-            _UPDATE_STRIPPED_STRING,
-            f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
-            body=build_body(
-                _UPDATE_STRIPPED_STRING,
-                payload,
-                {
-                    "strip_string": strip_string,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete_stripped_string(
-        self,
-        rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.EmailToSmsDeleteStrippedStringResponse]:
-        """Delete email to sms stripped string rule (`DELETE /sms/email-sms-stripped-strings/{rule_id}`)."""
-        return await self._client._call(
-            _DELETE_STRIPPED_STRING,
-            f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class EmailToSmsResource(BaseResource):
     """Email To Sms operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> EmailToSmsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return EmailToSmsResourceWithRawResponse(self._client)
+        return EmailToSmsResourceWithRawResponse(self)
 
     def list_allowed_addresses(
         self,
@@ -286,17 +102,23 @@ class EmailToSmsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailToSmsListAllowedAddressesPage:
-            response = await self.with_raw_response.list_allowed_addresses(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST_ALLOWED_ADDRESSES,
+                "/sms/email-sms",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailToSmsListAllowedAddressesPage)
+            return as_page(envelope.data, m.EmailToSmsListAllowedAddressesPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -314,15 +136,22 @@ class EmailToSmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create_allowed_address(
-            payload=payload,
-            email_address=email_address,
-            from_=from_,
+        envelope = await self._client._call(
+            _CREATE_ALLOWED_ADDRESS,
+            "/sms/email-sms",
+            body=build_body(
+                _CREATE_ALLOWED_ADDRESS,
+                payload,
+                {
+                    "email_address": email_address,
+                    "from": from_,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def list_stripped_strings(
         self,
@@ -344,17 +173,23 @@ class EmailToSmsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.EmailToSmsListStrippedStringsPage:
-            response = await self.with_raw_response.list_stripped_strings(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST_STRIPPED_STRINGS,
+                "/sms/email-sms-stripped-strings",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.EmailToSmsListStrippedStringsPage)
+            return as_page(envelope.data, m.EmailToSmsListStrippedStringsPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -371,14 +206,21 @@ class EmailToSmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create_stripped_string(
-            payload=payload,
-            strip_string=strip_string,
+        envelope = await self._client._call(
+            _CREATE_STRIPPED_STRING,
+            "/sms/email-sms-stripped-strings",
+            body=build_body(
+                _CREATE_STRIPPED_STRING,
+                payload,
+                {
+                    "strip_string": strip_string,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get_stripped_string(
         self,
@@ -389,13 +231,14 @@ class EmailToSmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.EmailToSmsGetStrippedStringData | None:
         """Get email to sms stripped string rule (`GET /sms/email-sms-stripped-strings/{rule_id}`)."""
-        response = await self.with_raw_response.get_stripped_string(
-            rule_id=rule_id,
+        envelope = await self._client._call(
+            _GET_STRIPPED_STRING,
+            f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update_stripped_string(
         self,
@@ -411,15 +254,21 @@ class EmailToSmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update_stripped_string(
-            payload=payload,
-            rule_id=rule_id,
-            strip_string=strip_string,
+        envelope = await self._client._call(
+            _UPDATE_STRIPPED_STRING,
+            f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
+            body=build_body(
+                _UPDATE_STRIPPED_STRING,
+                payload,
+                {
+                    "strip_string": strip_string,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete_stripped_string(
         self,
@@ -430,10 +279,25 @@ class EmailToSmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> bool | None:
         """Delete email to sms stripped string rule (`DELETE /sms/email-sms-stripped-strings/{rule_id}`)."""
-        response = await self.with_raw_response.delete_stripped_string(
-            rule_id=rule_id,
+        envelope = await self._client._call(
+            _DELETE_STRIPPED_STRING,
+            f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class EmailToSmsResourceWithRawResponse:
+    """`cs.email_to_sms.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: EmailToSmsResource) -> None:
+        self.list_allowed_addresses = to_raw_page_response(resource.list_allowed_addresses)
+        self.create_allowed_address = to_raw_response(resource.create_allowed_address)
+        self.list_stripped_strings = to_raw_page_response(resource.list_stripped_strings)
+        self.create_stripped_string = to_raw_response(resource.create_stripped_string)
+        self.get_stripped_string = to_raw_response(resource.get_stripped_string)
+        self.update_stripped_string = to_raw_response(resource.update_stripped_string)
+        self.delete_stripped_string = to_raw_response(resource.delete_stripped_string)

@@ -9,18 +9,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["FaxResource", "FaxResourceWithRawResponse"]
@@ -67,152 +59,13 @@ _HISTORY = Operation(
 )
 
 
-class FaxResourceWithRawResponse(BaseResource):
-    """`cs.fax.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.FaxSendRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.FaxMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        file_url: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.FaxSendResponse]:
-        """Send a fax using supplied supported file-types (`POST /fax/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/fax/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "messages": messages,
-                    "file_url": file_url,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.FaxPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.FaxMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        file_url: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.FaxPriceResponse]:
-        """Calculate Total Price for Fax Messages sent (`POST /fax/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/fax/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "messages": messages,
-                    "file_url": file_url,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def receipts(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.FaxReceiptsResponse]:
-        """Get List of Fax Receipts (`GET /fax/receipts`)."""
-        return await self._client._call(
-            _RECEIPTS,
-            "/fax/receipts",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get_receipt(
-        self,
-        message_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.FaxGetReceiptResponse]:
-        """Get a single fax receipt based on message id (`GET /fax/receipts/{message_id}`)."""
-        return await self._client._call(
-            _GET_RECEIPT,
-            f"/fax/receipts/{path_segment(message_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        *,
-        date_from: datetime | int | NotGiven = NOT_GIVEN,
-        date_to: datetime | int | NotGiven = NOT_GIVEN,
-        q: str | NotGiven = NOT_GIVEN,
-        order: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.FaxHistoryResponse]:
-        """Get a list of Fax History (`GET /fax/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            "/fax/history",
-            params=query_params(
-                {
-                    "date_from": date_from,
-                    "date_to": date_to,
-                    "q": q,
-                    "order": order,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class FaxResource(BaseResource):
     """Fax operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> FaxResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return FaxResourceWithRawResponse(self._client)
+        return FaxResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -228,15 +81,22 @@ class FaxResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            messages=messages,
-            file_url=file_url,
+        envelope = await self._client._call(
+            _SEND,
+            "/fax/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "messages": messages,
+                    "file_url": file_url,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -252,15 +112,22 @@ class FaxResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            messages=messages,
-            file_url=file_url,
+        envelope = await self._client._call(
+            _PRICE,
+            "/fax/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "messages": messages,
+                    "file_url": file_url,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def receipts(
         self,
@@ -282,17 +149,23 @@ class FaxResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.FaxReceiptsPage:
-            response = await self.with_raw_response.receipts(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _RECEIPTS,
+                "/fax/receipts",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.FaxReceiptsPage)
+            return as_page(envelope.data, m.FaxReceiptsPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -305,13 +178,14 @@ class FaxResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.FaxGetReceiptData | None:
         """Get a single fax receipt based on message id (`GET /fax/receipts/{message_id}`)."""
-        response = await self.with_raw_response.get_receipt(
-            message_id=message_id,
+        envelope = await self._client._call(
+            _GET_RECEIPT,
+            f"/fax/receipts/{path_segment(message_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -335,18 +209,36 @@ class FaxResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.FaxHistoryPage:
-            response = await self.with_raw_response.history(
-                date_from=date_from,
-                date_to=date_to,
-                q=q,
-                order=order,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                "/fax/history",
+                params=query_params(
+                    {
+                        "date_from": date_from,
+                        "date_to": date_to,
+                        "q": q,
+                        "order": order,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.FaxHistoryPage)
+            return as_page(envelope.data, m.FaxHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+
+
+class FaxResourceWithRawResponse:
+    """`cs.fax.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: FaxResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.receipts = to_raw_page_response(resource.receipts)
+        self.get_receipt = to_raw_response(resource.get_receipt)
+        self.history = to_raw_page_response(resource.history)

@@ -9,15 +9,9 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._operation import Operation, build_body
+from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["GlobalSendingResource", "GlobalSendingResourceWithRawResponse"]
@@ -56,99 +50,13 @@ _LIST_COUNTRIES = Operation(
 )
 
 
-class GlobalSendingResourceWithRawResponse(BaseResource):
-    """`cs.global_sending.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list_selected_countries(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.GlobalSendingListSelectedCountriesResponse]:
-        """Get Countries for global sending (`GET /user-countries`)."""
-        return await self._client._call(
-            _LIST_SELECTED_COUNTRIES,
-            "/user-countries",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def select_countries(
-        self,
-        payload: m.GlobalSendingSelectCountriesRequest | Mapping[str, Any] | None = None,
-        *,
-        country_list_ids: Sequence[int] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.GlobalSendingSelectCountriesResponse]:
-        """Select Countries (`POST /user-countries`)."""
-        return await self._client._call(
-            _SELECT_COUNTRIES,
-            "/user-countries",
-            body=build_body(
-                _SELECT_COUNTRIES,
-                payload,
-                {
-                    "country_list_ids": country_list_ids,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def agree(
-        self,
-        payload: m.GlobalSendingAgreeRequest | Mapping[str, Any] | None = None,
-        *,
-        country_list_ids: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.GlobalSendingAgreeResponse]:
-        """Update Country Rule (`POST /user-countries/agree`)."""
-        return await self._client._call(
-            _AGREE,
-            "/user-countries/agree",
-            body=build_body(
-                _AGREE,
-                payload,
-                {
-                    "country_list_ids": country_list_ids,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def list_countries(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.GlobalSendingListCountriesResponse]:
-        """List of countries (`GET /country-list`)."""
-        return await self._client._call(
-            _LIST_COUNTRIES,
-            "/country-list",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class GlobalSendingResource(BaseResource):
     """Global Sending operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> GlobalSendingResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return GlobalSendingResourceWithRawResponse(self._client)
+        return GlobalSendingResourceWithRawResponse(self)
 
     async def list_selected_countries(
         self,
@@ -158,12 +66,14 @@ class GlobalSendingResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[m.GlobalSendingListSelectedCountriesDataItem] | None:
         """Get Countries for global sending (`GET /user-countries`)."""
-        response = await self.with_raw_response.list_selected_countries(
+        envelope = await self._client._call(
+            _LIST_SELECTED_COUNTRIES,
+            "/user-countries",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def select_countries(
         self,
@@ -178,14 +88,21 @@ class GlobalSendingResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.select_countries(
-            payload=payload,
-            country_list_ids=country_list_ids,
+        envelope = await self._client._call(
+            _SELECT_COUNTRIES,
+            "/user-countries",
+            body=build_body(
+                _SELECT_COUNTRIES,
+                payload,
+                {
+                    "country_list_ids": country_list_ids,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def agree(
         self,
@@ -200,14 +117,21 @@ class GlobalSendingResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.agree(
-            payload=payload,
-            country_list_ids=country_list_ids,
+        envelope = await self._client._call(
+            _AGREE,
+            "/user-countries/agree",
+            body=build_body(
+                _AGREE,
+                payload,
+                {
+                    "country_list_ids": country_list_ids,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def list_countries(
         self,
@@ -217,9 +141,22 @@ class GlobalSendingResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[m.GlobalSendingListCountriesDataItem] | None:
         """List of countries (`GET /country-list`)."""
-        response = await self.with_raw_response.list_countries(
+        envelope = await self._client._call(
+            _LIST_COUNTRIES,
+            "/country-list",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class GlobalSendingResourceWithRawResponse:
+    """`cs.global_sending.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: GlobalSendingResource) -> None:
+        self.list_selected_countries = to_raw_response(resource.list_selected_countries)
+        self.select_countries = to_raw_response(resource.select_countries)
+        self.agree = to_raw_response(resource.agree)
+        self.list_countries = to_raw_response(resource.list_countries)

@@ -8,18 +8,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["LettersResource", "LettersResourceWithRawResponse"]
@@ -66,160 +58,13 @@ _EXPORT_HISTORY = Operation(
 )
 
 
-class LettersResourceWithRawResponse(BaseResource):
-    """`cs.letters.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.LettersSendRequest | Mapping[str, Any] | None = None,
-        *,
-        recipients: Sequence[m.LetterRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        file_url: str | NotGiven = NOT_GIVEN,
-        template_used: int | NotGiven = NOT_GIVEN,
-        duplex: int | NotGiven = NOT_GIVEN,
-        colour: int | NotGiven = NOT_GIVEN,
-        priority_post: int | NotGiven = NOT_GIVEN,
-        source: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.LettersSendResponse]:
-        """Send letter (`POST /post/letters/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/post/letters/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "recipients": recipients,
-                    "file_url": file_url,
-                    "template_used": template_used,
-                    "duplex": duplex,
-                    "colour": colour,
-                    "priority_post": priority_post,
-                    "source": source,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.LettersPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        recipients: Sequence[m.LetterRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        file_url: str | NotGiven = NOT_GIVEN,
-        template_used: int | NotGiven = NOT_GIVEN,
-        duplex: int | NotGiven = NOT_GIVEN,
-        colour: int | NotGiven = NOT_GIVEN,
-        priority_post: int | NotGiven = NOT_GIVEN,
-        source: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.LettersPriceResponse]:
-        """Calculate letter price (`POST /post/letters/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/post/letters/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "recipients": recipients,
-                    "file_url": file_url,
-                    "template_used": template_used,
-                    "duplex": duplex,
-                    "colour": colour,
-                    "priority_post": priority_post,
-                    "source": source,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel(
-        self,
-        message_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.LettersCancelResponse]:
-        """Cancel scheduled letter (`POST /post/letters/{message_id}/cancel`)."""
-        return await self._client._call(
-            _CANCEL,
-            f"/post/letters/{path_segment(message_id)}/cancel",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.LettersHistoryResponse]:
-        """Get all letter history (`GET /post/letters/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            "/post/letters/history",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def export_history(
-        self,
-        *,
-        filename: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.LettersExportHistoryResponse]:
-        """export letter history (`GET /post/letters/history/export`)."""
-        return await self._client._call(
-            _EXPORT_HISTORY,
-            "/post/letters/history/export",
-            params=query_params(
-                {
-                    "filename": filename,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class LettersResource(BaseResource):
     """Letter operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> LettersResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return LettersResourceWithRawResponse(self._client)
+        return LettersResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -240,20 +85,27 @@ class LettersResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            recipients=recipients,
-            file_url=file_url,
-            template_used=template_used,
-            duplex=duplex,
-            colour=colour,
-            priority_post=priority_post,
-            source=source,
+        envelope = await self._client._call(
+            _SEND,
+            "/post/letters/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "recipients": recipients,
+                    "file_url": file_url,
+                    "template_used": template_used,
+                    "duplex": duplex,
+                    "colour": colour,
+                    "priority_post": priority_post,
+                    "source": source,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -274,20 +126,27 @@ class LettersResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            recipients=recipients,
-            file_url=file_url,
-            template_used=template_used,
-            duplex=duplex,
-            colour=colour,
-            priority_post=priority_post,
-            source=source,
+        envelope = await self._client._call(
+            _PRICE,
+            "/post/letters/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "recipients": recipients,
+                    "file_url": file_url,
+                    "template_used": template_used,
+                    "duplex": duplex,
+                    "colour": colour,
+                    "priority_post": priority_post,
+                    "source": source,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel(
         self,
@@ -298,13 +157,14 @@ class LettersResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> bool | None:
         """Cancel scheduled letter (`POST /post/letters/{message_id}/cancel`)."""
-        response = await self.with_raw_response.cancel(
-            message_id=message_id,
+        envelope = await self._client._call(
+            _CANCEL,
+            f"/post/letters/{path_segment(message_id)}/cancel",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -326,17 +186,23 @@ class LettersResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.LettersHistoryPage:
-            response = await self.with_raw_response.history(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                "/post/letters/history",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.LettersHistoryPage)
+            return as_page(envelope.data, m.LettersHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -349,10 +215,28 @@ class LettersResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.LettersExportHistoryData | None:
         """export letter history (`GET /post/letters/history/export`)."""
-        response = await self.with_raw_response.export_history(
-            filename=filename,
+        envelope = await self._client._call(
+            _EXPORT_HISTORY,
+            "/post/letters/history/export",
+            params=query_params(
+                {
+                    "filename": filename,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class LettersResourceWithRawResponse:
+    """`cs.letters.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: LettersResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.cancel = to_raw_response(resource.cancel)
+        self.history = to_raw_page_response(resource.history)
+        self.export_history = to_raw_response(resource.export_history)

@@ -9,18 +9,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["ListsResource", "ListsResourceWithRawResponse"]
@@ -83,186 +75,13 @@ _IMPORT_CONTACTS = Operation(
 )
 
 
-class ListsResourceWithRawResponse(BaseResource):
-    """`cs.lists.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ListsListResponse]:
-        """Get all contact lists (`GET /lists`)."""
-        return await self._client._call(
-            _LIST,
-            "/lists",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.ListsCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        list_name: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ListsCreateResponse]:
-        """Create new contact list (`POST /lists`)."""
-        return await self._client._call(
-            _CREATE,
-            "/lists",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "list_name": list_name,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        list_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ListsGetResponse]:
-        """Get specific contact list (`GET /lists/{list_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/lists/{path_segment(list_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        list_id: int | str,
-        payload: m.ListsUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        list_name: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ListsUpdateResponse]:
-        """Update specific contact list (`PUT /lists/{list_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/lists/{path_segment(list_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "list_name": list_name,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        list_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ListsDeleteResponse]:
-        """Delete a specific contact list (`DELETE /lists/{list_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/lists/{path_segment(list_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def remove_duplicates(
-        self,
-        list_id: int | str,
-        payload: m.ListsRemoveDuplicatesRequest | Mapping[str, Any] | None = None,
-        *,
-        fields: Sequence[str] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ListsRemoveDuplicatesResponse]:
-        """Remove duplicate contacts (`PUT /lists/{list_id}/remove-duplicates`)."""
-        return await self._client._call(
-            _REMOVE_DUPLICATES,
-            f"/lists/{path_segment(list_id)}/remove-duplicates",
-            body=build_body(
-                _REMOVE_DUPLICATES,
-                payload,
-                {
-                    "fields": fields,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def import_contacts(
-        self,
-        list_id: int | str,
-        payload: m.ListsImportContactsRequest | Mapping[str, Any] | None = None,
-        *,
-        file_url: str | NotGiven = NOT_GIVEN,
-        field_order: Sequence[str] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ListsImportContactsResponse]:
-        """Import contacts to list (`POST /lists/{list_id}/import`)."""
-        return await self._client._call(
-            _IMPORT_CONTACTS,
-            f"/lists/{path_segment(list_id)}/import",
-            body=build_body(
-                _IMPORT_CONTACTS,
-                payload,
-                {
-                    "file_url": file_url,
-                    "field_order": field_order,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class ListsResource(BaseResource):
     """Contact List operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> ListsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return ListsResourceWithRawResponse(self._client)
+        return ListsResourceWithRawResponse(self)
 
     def list(
         self,
@@ -284,17 +103,23 @@ class ListsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.ListsListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/lists",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.ListsListPage)
+            return as_page(envelope.data, m.ListsListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -311,14 +136,21 @@ class ListsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            list_name=list_name,
+        envelope = await self._client._call(
+            _CREATE,
+            "/lists",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "list_name": list_name,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -329,13 +161,14 @@ class ListsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ListsGetData | None:
         """Get specific contact list (`GET /lists/{list_id}`)."""
-        response = await self.with_raw_response.get(
-            list_id=list_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/lists/{path_segment(list_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -351,15 +184,21 @@ class ListsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            list_id=list_id,
-            list_name=list_name,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/lists/{path_segment(list_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "list_name": list_name,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -370,13 +209,14 @@ class ListsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Delete a specific contact list (`DELETE /lists/{list_id}`)."""
-        response = await self.with_raw_response.delete(
-            list_id=list_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/lists/{path_segment(list_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def remove_duplicates(
         self,
@@ -392,15 +232,21 @@ class ListsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.remove_duplicates(
-            payload=payload,
-            list_id=list_id,
-            fields=fields,
+        envelope = await self._client._call(
+            _REMOVE_DUPLICATES,
+            f"/lists/{path_segment(list_id)}/remove-duplicates",
+            body=build_body(
+                _REMOVE_DUPLICATES,
+                payload,
+                {
+                    "fields": fields,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def import_contacts(
         self,
@@ -417,13 +263,33 @@ class ListsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.import_contacts(
-            payload=payload,
-            list_id=list_id,
-            file_url=file_url,
-            field_order=field_order,
+        envelope = await self._client._call(
+            _IMPORT_CONTACTS,
+            f"/lists/{path_segment(list_id)}/import",
+            body=build_body(
+                _IMPORT_CONTACTS,
+                payload,
+                {
+                    "file_url": file_url,
+                    "field_order": field_order,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class ListsResourceWithRawResponse:
+    """`cs.lists.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: ListsResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.remove_duplicates = to_raw_response(resource.remove_duplicates)
+        self.import_contacts = to_raw_response(resource.import_contacts)

@@ -8,17 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["MasterEmailTemplatesResource", "MasterEmailTemplatesResourceWithRawResponse"]
@@ -65,142 +58,13 @@ _LIST_IN_CATEGORY = Operation(
 )
 
 
-class MasterEmailTemplatesResourceWithRawResponse(BaseResource):
-    """`cs.master_email_templates.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MasterEmailTemplatesListResponse]:
-        """Get all master email templates (`GET /email/master-templates`)."""
-        return await self._client._call(
-            _LIST,
-            "/email/master-templates",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        template_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MasterEmailTemplatesGetResponse]:
-        """Get specific master email template (`GET /email/master-templates/{template_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/email/master-templates/{path_segment(template_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def list_categories(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MasterEmailTemplatesListCategoriesResponse]:
-        """Get all master email template categories (`GET /email/master-templates-categories`)."""
-        return await self._client._call(
-            _LIST_CATEGORIES,
-            "/email/master-templates-categories",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get_category(
-        self,
-        category_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MasterEmailTemplatesGetCategoryResponse]:
-        """Get specific master email template category (`GET /email/master-templates-categories/{category_id}`)."""
-        return await self._client._call(
-            _GET_CATEGORY,
-            f"/email/master-templates-categories/{path_segment(category_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def list_in_category(
-        self,
-        category_id: int | str,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MasterEmailTemplatesListInCategoryResponse]:
-        """Get all master email templates in a category (`GET /email/master-templates-categories/{category_id}/master-templates`)."""
-        return await self._client._call(
-            _LIST_IN_CATEGORY,
-            f"/email/master-templates-categories/{path_segment(category_id)}/master-templates",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class MasterEmailTemplatesResource(BaseResource):
     """Master Email Templates operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> MasterEmailTemplatesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return MasterEmailTemplatesResourceWithRawResponse(self._client)
+        return MasterEmailTemplatesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -222,17 +86,23 @@ class MasterEmailTemplatesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/email/master-templates",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.MasterEmailTemplatesListPage)
+            return as_page(envelope.data, m.MasterEmailTemplatesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -245,13 +115,14 @@ class MasterEmailTemplatesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.MasterEmailTemplatesGetData | None:
         """Get specific master email template (`GET /email/master-templates/{template_id}`)."""
-        response = await self.with_raw_response.get(
-            template_id=template_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/email/master-templates/{path_segment(template_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def list_categories(
         self,
@@ -275,17 +146,23 @@ class MasterEmailTemplatesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListCategoriesPage:
-            response = await self.with_raw_response.list_categories(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST_CATEGORIES,
+                "/email/master-templates-categories",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.MasterEmailTemplatesListCategoriesPage)
+            return as_page(envelope.data, m.MasterEmailTemplatesListCategoriesPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -298,13 +175,14 @@ class MasterEmailTemplatesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.MasterEmailTemplatesGetCategoryData | None:
         """Get specific master email template category (`GET /email/master-templates-categories/{category_id}`)."""
-        response = await self.with_raw_response.get_category(
-            category_id=category_id,
+        envelope = await self._client._call(
+            _GET_CATEGORY,
+            f"/email/master-templates-categories/{path_segment(category_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def list_in_category(
         self,
@@ -329,17 +207,34 @@ class MasterEmailTemplatesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListInCategoryPage:
-            response = await self.with_raw_response.list_in_category(
-                category_id=category_id,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST_IN_CATEGORY,
+                f"/email/master-templates-categories/{path_segment(category_id)}/master-templates",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.MasterEmailTemplatesListInCategoryPage)
+            return as_page(envelope.data, m.MasterEmailTemplatesListInCategoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+
+
+class MasterEmailTemplatesResourceWithRawResponse:
+    """`cs.master_email_templates.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: MasterEmailTemplatesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.get = to_raw_response(resource.get)
+        self.list_categories = to_raw_page_response(resource.list_categories)
+        self.get_category = to_raw_response(resource.get_category)
+        self.list_in_category = to_raw_page_response(resource.list_in_category)

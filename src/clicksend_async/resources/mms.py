@@ -10,17 +10,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
 
@@ -60,127 +53,13 @@ _EXPORT_HISTORY = Operation(
 )
 
 
-class MmsResourceWithRawResponse(BaseResource):
-    """`cs.mms.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.MmsSendRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.MmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        media_file: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsSendResponse]:
-        """Send MMS (`POST /mms/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/mms/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "messages": messages,
-                    "media_file": media_file,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.MmsPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.MmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        media_file: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsPriceResponse]:
-        """Get Price for MMS sent (`POST /mms/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/mms/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "messages": messages,
-                    "media_file": media_file,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        *,
-        date_from: datetime | int | NotGiven = NOT_GIVEN,
-        date_to: datetime | int | NotGiven = NOT_GIVEN,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsHistoryResponse]:
-        """Get all mms history (`GET /mms/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            "/mms/history",
-            params=query_params(
-                {
-                    "date_from": date_from,
-                    "date_to": date_to,
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def export_history(
-        self,
-        *,
-        filename: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsExportHistoryResponse]:
-        """Export all mms history (`GET /mms/history/export`)."""
-        return await self._client._call(
-            _EXPORT_HISTORY,
-            "/mms/history/export",
-            params=query_params(
-                {
-                    "filename": filename,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class MmsResource(BaseResource):
     """MMS operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> MmsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return MmsResourceWithRawResponse(self._client)
+        return MmsResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -196,15 +75,22 @@ class MmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            messages=messages,
-            media_file=media_file,
+        envelope = await self._client._call(
+            _SEND,
+            "/mms/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "messages": messages,
+                    "media_file": media_file,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -220,15 +106,22 @@ class MmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            messages=messages,
-            media_file=media_file,
+        envelope = await self._client._call(
+            _PRICE,
+            "/mms/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "messages": messages,
+                    "media_file": media_file,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -252,19 +145,25 @@ class MmsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.MmsHistoryPage:
-            response = await self.with_raw_response.history(
-                date_from=date_from,
-                date_to=date_to,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                "/mms/history",
+                params=query_params(
+                    {
+                        "date_from": date_from,
+                        "date_to": date_to,
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.MmsHistoryPage)
+            return as_page(envelope.data, m.MmsHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -277,13 +176,19 @@ class MmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.MmsExportHistoryData | None:
         """Export all mms history (`GET /mms/history/export`)."""
-        response = await self.with_raw_response.export_history(
-            filename=filename,
+        envelope = await self._client._call(
+            _EXPORT_HISTORY,
+            "/mms/history/export",
+            params=query_params(
+                {
+                    "filename": filename,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def send_bulk(
         self,
@@ -317,3 +222,14 @@ class MmsResource(BaseResource):
             max_chunks_in_flight=max_chunks_in_flight,
             report=report,
         )
+
+
+class MmsResourceWithRawResponse:
+    """`cs.mms.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: MmsResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.history = to_raw_page_response(resource.history)
+        self.export_history = to_raw_response(resource.export_history)

@@ -9,18 +9,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["MmsCampaignsResource", "MmsCampaignsResourceWithRawResponse"]
@@ -75,193 +67,13 @@ _LIST = Operation(
 )
 
 
-class MmsCampaignsResourceWithRawResponse(BaseResource):
-    """`cs.mms_campaigns.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.MmsCampaignsSendRequest | Mapping[str, Any] | None = None,
-        *,
-        list_id: int | NotGiven = NOT_GIVEN,
-        name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_: str | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        subject: str | NotGiven = NOT_GIVEN,
-        media_file: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsCampaignsSendResponse]:
-        """Create mms campaign (`POST /mms-campaigns/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/mms-campaigns/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "list_id": list_id,
-                    "name": name,
-                    "body": body,
-                    "from": from_,
-                    "schedule": schedule,
-                    "subject": subject,
-                    "media_file": media_file,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.MmsCampaignsPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        list_id: int | NotGiven = NOT_GIVEN,
-        name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_: str | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        subject: str | NotGiven = NOT_GIVEN,
-        media_file: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsCampaignsPriceResponse]:
-        """Calculate price for mms campaign (`POST /mms-campaigns/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/mms-campaigns/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "list_id": list_id,
-                    "name": name,
-                    "body": body,
-                    "from": from_,
-                    "schedule": schedule,
-                    "subject": subject,
-                    "media_file": media_file,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        mms_campaign_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsCampaignsGetResponse]:
-        """Get specific mms campaign (`GET /mms-campaigns/{mms_campaign_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/mms-campaigns/{path_segment(mms_campaign_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        mms_campaign_id: int | str,
-        payload: m.MmsCampaignsUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        list_id: int | NotGiven = NOT_GIVEN,
-        name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_: str | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        subject: str | NotGiven = NOT_GIVEN,
-        media_file: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsCampaignsUpdateResponse]:
-        """Update mms campaign (`PUT /mms-campaigns/{mms_campaign_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/mms-campaigns/{path_segment(mms_campaign_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "list_id": list_id,
-                    "name": name,
-                    "body": body,
-                    "from": from_,
-                    "schedule": schedule,
-                    "subject": subject,
-                    "media_file": media_file,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel(
-        self,
-        mms_campaign_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsCampaignsCancelResponse]:
-        """Cancel mms campaign (`PUT /mms-campaigns/{mms_campaign_id}/cancel`)."""
-        return await self._client._call(
-            _CANCEL,
-            f"/mms-campaigns/{path_segment(mms_campaign_id)}/cancel",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.MmsCampaignsListResponse]:
-        """Get list of mms campaigns (`GET /mms-campaigns`)."""
-        return await self._client._call(
-            _LIST,
-            "/mms-campaigns",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class MmsCampaignsResource(BaseResource):
     """MMS Campaign operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> MmsCampaignsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return MmsCampaignsResourceWithRawResponse(self._client)
+        return MmsCampaignsResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -282,20 +94,27 @@ class MmsCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            list_id=list_id,
-            name=name,
-            body=body,
-            from_=from_,
-            schedule=schedule,
-            subject=subject,
-            media_file=media_file,
+        envelope = await self._client._call(
+            _SEND,
+            "/mms-campaigns/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "list_id": list_id,
+                    "name": name,
+                    "body": body,
+                    "from": from_,
+                    "schedule": schedule,
+                    "subject": subject,
+                    "media_file": media_file,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -316,20 +135,27 @@ class MmsCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            list_id=list_id,
-            name=name,
-            body=body,
-            from_=from_,
-            schedule=schedule,
-            subject=subject,
-            media_file=media_file,
+        envelope = await self._client._call(
+            _PRICE,
+            "/mms-campaigns/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "list_id": list_id,
+                    "name": name,
+                    "body": body,
+                    "from": from_,
+                    "schedule": schedule,
+                    "subject": subject,
+                    "media_file": media_file,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -340,13 +166,14 @@ class MmsCampaignsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.MmsCampaignsGetData | None:
         """Get specific mms campaign (`GET /mms-campaigns/{mms_campaign_id}`)."""
-        response = await self.with_raw_response.get(
-            mms_campaign_id=mms_campaign_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/mms-campaigns/{path_segment(mms_campaign_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -368,21 +195,27 @@ class MmsCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            mms_campaign_id=mms_campaign_id,
-            list_id=list_id,
-            name=name,
-            body=body,
-            from_=from_,
-            schedule=schedule,
-            subject=subject,
-            media_file=media_file,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/mms-campaigns/{path_segment(mms_campaign_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "list_id": list_id,
+                    "name": name,
+                    "body": body,
+                    "from": from_,
+                    "schedule": schedule,
+                    "subject": subject,
+                    "media_file": media_file,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel(
         self,
@@ -393,13 +226,14 @@ class MmsCampaignsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.MmsCampaignsCancelData | None:
         """Cancel mms campaign (`PUT /mms-campaigns/{mms_campaign_id}/cancel`)."""
-        response = await self.with_raw_response.cancel(
-            mms_campaign_id=mms_campaign_id,
+        envelope = await self._client._call(
+            _CANCEL,
+            f"/mms-campaigns/{path_segment(mms_campaign_id)}/cancel",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def list(
         self,
@@ -421,16 +255,35 @@ class MmsCampaignsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.MmsCampaignsListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/mms-campaigns",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.MmsCampaignsListPage)
+            return as_page(envelope.data, m.MmsCampaignsListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+
+
+class MmsCampaignsResourceWithRawResponse:
+    """`cs.mms_campaigns.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: MmsCampaignsResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.cancel = to_raw_response(resource.cancel)
+        self.list = to_raw_page_response(resource.list)

@@ -8,17 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Literal
 
+from clicksend_async._operation import Operation, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["NumbersResource", "NumbersResourceWithRawResponse"]
@@ -49,99 +42,13 @@ _SEARCH = Operation(
 )
 
 
-class NumbersResourceWithRawResponse(BaseResource):
-    """`cs.numbers.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.NumbersListResponse]:
-        """Get all available dedicated numbers (`GET /numbers`)."""
-        return await self._client._call(
-            _LIST,
-            "/numbers",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def buy(
-        self,
-        dedicated_number: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.NumbersBuyResponse]:
-        """Buy dedicated number (`POST /numbers/buy/{dedicated_number}`)."""
-        return await self._client._call(
-            _BUY,
-            f"/numbers/buy/{path_segment(dedicated_number)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def search(
-        self,
-        country: str,
-        *,
-        search: str | NotGiven = NOT_GIVEN,
-        search_type: int | NotGiven = NOT_GIVEN,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.NumbersSearchResponse]:
-        """Get all dedicated numbers by country (`GET /numbers/search/{country}`)."""
-        return await self._client._call(
-            _SEARCH,
-            f"/numbers/search/{path_segment(country)}",
-            params=query_params(
-                {
-                    "search": search,
-                    "search_type": search_type,
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class NumbersResource(BaseResource):
     """Number operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> NumbersResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return NumbersResourceWithRawResponse(self._client)
+        return NumbersResourceWithRawResponse(self)
 
     def list(
         self,
@@ -163,17 +70,23 @@ class NumbersResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.NumbersListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/numbers",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.NumbersListPage)
+            return as_page(envelope.data, m.NumbersListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -186,13 +99,14 @@ class NumbersResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.NumbersBuyData | None:
         """Buy dedicated number (`POST /numbers/buy/{dedicated_number}`)."""
-        response = await self.with_raw_response.buy(
-            dedicated_number=dedicated_number,
+        envelope = await self._client._call(
+            _BUY,
+            f"/numbers/buy/{path_segment(dedicated_number)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def search(
         self,
@@ -217,19 +131,34 @@ class NumbersResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.NumbersSearchPage:
-            response = await self.with_raw_response.search(
-                country=country,
-                search=search,
-                search_type=search_type,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _SEARCH,
+                f"/numbers/search/{path_segment(country)}",
+                params=query_params(
+                    {
+                        "search": search,
+                        "search_type": search_type,
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.NumbersSearchPage)
+            return as_page(envelope.data, m.NumbersSearchPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+
+
+class NumbersResourceWithRawResponse:
+    """`cs.numbers.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: NumbersResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.buy = to_raw_response(resource.buy)
+        self.search = to_raw_page_response(resource.search)

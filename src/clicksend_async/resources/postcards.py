@@ -8,18 +8,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["PostcardsResource", "PostcardsResourceWithRawResponse"]
@@ -66,140 +58,13 @@ _EXPORT_HISTORY = Operation(
 )
 
 
-class PostcardsResourceWithRawResponse(BaseResource):
-    """`cs.postcards.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.PostcardsSendRequest | Mapping[str, Any] | None = None,
-        *,
-        recipients: Sequence[m.PostcardRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        file_urls: Sequence[str] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.PostcardsSendResponse]:
-        """Send one or more postcards (`POST /post/postcards/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/post/postcards/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "recipients": recipients,
-                    "file_urls": file_urls,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.PostcardsPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        recipients: Sequence[m.PostcardRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        file_urls: Sequence[str] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.PostcardsPriceResponse]:
-        """Calculate price for sending one or more postcards (`POST /post/postcards/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/post/postcards/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "recipients": recipients,
-                    "file_urls": file_urls,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel(
-        self,
-        message_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.PostcardsCancelResponse]:
-        """Cancel scheduled postcard (`PUT /post/postcards/{message_id}/cancel`)."""
-        return await self._client._call(
-            _CANCEL,
-            f"/post/postcards/{path_segment(message_id)}/cancel",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.PostcardsHistoryResponse]:
-        """Retrieve the history of postcards sent or scheduled (`GET /post/postcards/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            "/post/postcards/history",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def export_history(
-        self,
-        *,
-        filename: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.PostcardsExportHistoryResponse]:
-        """Export postcard history to a CSV file (`GET /post/postcards/history/export`)."""
-        return await self._client._call(
-            _EXPORT_HISTORY,
-            "/post/postcards/history/export",
-            params=query_params(
-                {
-                    "filename": filename,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class PostcardsResource(BaseResource):
     """Postcard operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> PostcardsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return PostcardsResourceWithRawResponse(self._client)
+        return PostcardsResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -215,15 +80,22 @@ class PostcardsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            recipients=recipients,
-            file_urls=file_urls,
+        envelope = await self._client._call(
+            _SEND,
+            "/post/postcards/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "recipients": recipients,
+                    "file_urls": file_urls,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -239,15 +111,22 @@ class PostcardsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            recipients=recipients,
-            file_urls=file_urls,
+        envelope = await self._client._call(
+            _PRICE,
+            "/post/postcards/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "recipients": recipients,
+                    "file_urls": file_urls,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel(
         self,
@@ -258,13 +137,14 @@ class PostcardsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> bool | None:
         """Cancel scheduled postcard (`PUT /post/postcards/{message_id}/cancel`)."""
-        response = await self.with_raw_response.cancel(
-            message_id=message_id,
+        envelope = await self._client._call(
+            _CANCEL,
+            f"/post/postcards/{path_segment(message_id)}/cancel",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -286,17 +166,23 @@ class PostcardsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.PostcardsHistoryPage:
-            response = await self.with_raw_response.history(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                "/post/postcards/history",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.PostcardsHistoryPage)
+            return as_page(envelope.data, m.PostcardsHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -309,10 +195,28 @@ class PostcardsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.PostcardsExportHistoryData | None:
         """Export postcard history to a CSV file (`GET /post/postcards/history/export`)."""
-        response = await self.with_raw_response.export_history(
-            filename=filename,
+        envelope = await self._client._call(
+            _EXPORT_HISTORY,
+            "/post/postcards/history/export",
+            params=query_params(
+                {
+                    "filename": filename,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class PostcardsResourceWithRawResponse:
+    """`cs.postcards.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: PostcardsResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.cancel = to_raw_response(resource.cancel)
+        self.history = to_raw_page_response(resource.history)
+        self.export_history = to_raw_response(resource.export_history)

@@ -8,18 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["RechargeResource", "RechargeResourceWithRawResponse"]
@@ -74,154 +66,13 @@ _GET_TRANSACTION = Operation(
 )
 
 
-class RechargeResourceWithRawResponse(BaseResource):
-    """`cs.recharge.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def get_credit_card(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.RechargeGetCreditCardResponse]:
-        """Get current payment info (`GET /recharge/credit-card`)."""
-        return await self._client._call(
-            _GET_CREDIT_CARD,
-            "/recharge/credit-card",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update_credit_card(
-        self,
-        payload: m.RechargeUpdateCreditCardRequest | Mapping[str, Any] | None = None,
-        *,
-        number: str | NotGiven = NOT_GIVEN,
-        expiry_month: str | NotGiven = NOT_GIVEN,
-        expiry_year: str | NotGiven = NOT_GIVEN,
-        cvc: str | NotGiven = NOT_GIVEN,
-        name: str | NotGiven = NOT_GIVEN,
-        bank_name: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.RechargeUpdateCreditCardResponse]:
-        """Update credit card info (`PUT /recharge/credit-card`)."""
-        return await self._client._call(
-            _UPDATE_CREDIT_CARD,
-            "/recharge/credit-card",
-            body=build_body(
-                _UPDATE_CREDIT_CARD,
-                payload,
-                {
-                    "number": number,
-                    "expiry_month": expiry_month,
-                    "expiry_year": expiry_year,
-                    "cvc": cvc,
-                    "name": name,
-                    "bank_name": bank_name,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def packages(
-        self,
-        *,
-        country: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.RechargePackagesResponse]:
-        """Get list of all packages (`GET /recharge/packages`)."""
-        return await self._client._call(
-            _PACKAGES,
-            "/recharge/packages",
-            params=query_params(
-                {
-                    "country": country,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def purchase(
-        self,
-        package_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.RechargePurchaseResponse]:
-        """Purchase a package (`PUT /recharge/purchase/{package_id}`)."""
-        return await self._client._call(
-            _PURCHASE,
-            f"/recharge/purchase/{path_segment(package_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def transactions(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.RechargeTransactionsResponse]:
-        """Get all transactions (`GET /recharge/transactions`)."""
-        return await self._client._call(
-            _TRANSACTIONS,
-            "/recharge/transactions",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get_transaction(
-        self,
-        transaction_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.RechargeGetTransactionResponse]:
-        """Get specific Transaction (`GET /recharge/transactions/{transaction_id}`)."""
-        return await self._client._call(
-            _GET_TRANSACTION,
-            f"/recharge/transactions/{path_segment(transaction_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class RechargeResource(BaseResource):
     """Account Recharge operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> RechargeResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return RechargeResourceWithRawResponse(self._client)
+        return RechargeResourceWithRawResponse(self)
 
     async def get_credit_card(
         self,
@@ -231,12 +82,14 @@ class RechargeResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.RechargeGetCreditCardData | None:
         """Get current payment info (`GET /recharge/credit-card`)."""
-        response = await self.with_raw_response.get_credit_card(
+        envelope = await self._client._call(
+            _GET_CREDIT_CARD,
+            "/recharge/credit-card",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update_credit_card(
         self,
@@ -256,19 +109,26 @@ class RechargeResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update_credit_card(
-            payload=payload,
-            number=number,
-            expiry_month=expiry_month,
-            expiry_year=expiry_year,
-            cvc=cvc,
-            name=name,
-            bank_name=bank_name,
+        envelope = await self._client._call(
+            _UPDATE_CREDIT_CARD,
+            "/recharge/credit-card",
+            body=build_body(
+                _UPDATE_CREDIT_CARD,
+                payload,
+                {
+                    "number": number,
+                    "expiry_month": expiry_month,
+                    "expiry_year": expiry_year,
+                    "cvc": cvc,
+                    "name": name,
+                    "bank_name": bank_name,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def packages(
         self,
@@ -279,13 +139,19 @@ class RechargeResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.RechargePackagesData | None:
         """Get list of all packages (`GET /recharge/packages`)."""
-        response = await self.with_raw_response.packages(
-            country=country,
+        envelope = await self._client._call(
+            _PACKAGES,
+            "/recharge/packages",
+            params=query_params(
+                {
+                    "country": country,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def purchase(
         self,
@@ -296,13 +162,14 @@ class RechargeResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.RechargePurchaseData | None:
         """Purchase a package (`PUT /recharge/purchase/{package_id}`)."""
-        response = await self.with_raw_response.purchase(
-            package_id=package_id,
+        envelope = await self._client._call(
+            _PURCHASE,
+            f"/recharge/purchase/{path_segment(package_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def transactions(
         self,
@@ -324,17 +191,23 @@ class RechargeResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.RechargeTransactionsPage:
-            response = await self.with_raw_response.transactions(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _TRANSACTIONS,
+                "/recharge/transactions",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.RechargeTransactionsPage)
+            return as_page(envelope.data, m.RechargeTransactionsPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -347,10 +220,24 @@ class RechargeResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.RechargeGetTransactionData | None:
         """Get specific Transaction (`GET /recharge/transactions/{transaction_id}`)."""
-        response = await self.with_raw_response.get_transaction(
-            transaction_id=transaction_id,
+        envelope = await self._client._call(
+            _GET_TRANSACTION,
+            f"/recharge/transactions/{path_segment(transaction_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class RechargeResourceWithRawResponse:
+    """`cs.recharge.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: RechargeResource) -> None:
+        self.get_credit_card = to_raw_response(resource.get_credit_card)
+        self.update_credit_card = to_raw_response(resource.update_credit_card)
+        self.packages = to_raw_response(resource.packages)
+        self.purchase = to_raw_response(resource.purchase)
+        self.transactions = to_raw_page_response(resource.transactions)
+        self.get_transaction = to_raw_response(resource.get_transaction)

@@ -8,18 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["ResellerAccountsResource", "ResellerAccountsResourceWithRawResponse"]
@@ -66,172 +58,13 @@ _TRANSFER_CREDIT = Operation(
 )
 
 
-class ResellerAccountsResourceWithRawResponse(BaseResource):
-    """`cs.reseller_accounts.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ResellerAccountsListResponse]:
-        """Get list of reseller accounts (`GET /reseller/accounts`)."""
-        return await self._client._call(
-            _LIST,
-            "/reseller/accounts",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.ResellerAccountsCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        username: str | NotGiven = NOT_GIVEN,
-        password: str | NotGiven = NOT_GIVEN,
-        user_email: str | NotGiven = NOT_GIVEN,
-        user_phone: str | NotGiven = NOT_GIVEN,
-        user_first_name: str | NotGiven = NOT_GIVEN,
-        user_last_name: str | NotGiven = NOT_GIVEN,
-        account_name: str | NotGiven = NOT_GIVEN,
-        country: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ResellerAccountsCreateResponse]:
-        """Create reseller account (`POST /reseller/accounts`)."""
-        return await self._client._call(
-            _CREATE,
-            "/reseller/accounts",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "username": username,
-                    "password": password,
-                    "user_email": user_email,
-                    "user_phone": user_phone,
-                    "user_first_name": user_first_name,
-                    "user_last_name": user_last_name,
-                    "account_name": account_name,
-                    "country": country,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        client_user_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ResellerAccountsGetResponse]:
-        """Get Reseller clients Account (`GET /reseller/accounts/{client_user_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/reseller/accounts/{path_segment(client_user_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        client_user_id: int | str,
-        payload: m.ResellerAccountsUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        username: str | NotGiven = NOT_GIVEN,
-        password: str | NotGiven = NOT_GIVEN,
-        user_email: str | NotGiven = NOT_GIVEN,
-        user_phone: str | NotGiven = NOT_GIVEN,
-        user_first_name: str | NotGiven = NOT_GIVEN,
-        user_last_name: str | NotGiven = NOT_GIVEN,
-        account_name: str | NotGiven = NOT_GIVEN,
-        country: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ResellerAccountsUpdateResponse]:
-        """Update Reseller clients Account (`PUT /reseller/accounts/{client_user_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/reseller/accounts/{path_segment(client_user_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "username": username,
-                    "password": password,
-                    "user_email": user_email,
-                    "user_phone": user_phone,
-                    "user_first_name": user_first_name,
-                    "user_last_name": user_last_name,
-                    "account_name": account_name,
-                    "country": country,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def transfer_credit(
-        self,
-        payload: m.ResellerAccountsTransferCreditRequest | Mapping[str, Any] | None = None,
-        *,
-        client_user_id: int | NotGiven = NOT_GIVEN,
-        balance: int | NotGiven = NOT_GIVEN,
-        currency: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ResellerAccountsTransferCreditResponse]:
-        """Transfer Credit (`PUT /reseller/transfer-credit`)."""
-        return await self._client._call(
-            _TRANSFER_CREDIT,
-            "/reseller/transfer-credit",
-            body=build_body(
-                _TRANSFER_CREDIT,
-                payload,
-                {
-                    "client_user_id": client_user_id,
-                    "balance": balance,
-                    "currency": currency,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class ResellerAccountsResource(BaseResource):
     """Reseller Account operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> ResellerAccountsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return ResellerAccountsResourceWithRawResponse(self._client)
+        return ResellerAccountsResourceWithRawResponse(self)
 
     def list(
         self,
@@ -253,17 +86,23 @@ class ResellerAccountsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.ResellerAccountsListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/reseller/accounts",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.ResellerAccountsListPage)
+            return as_page(envelope.data, m.ResellerAccountsListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -287,21 +126,28 @@ class ResellerAccountsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            username=username,
-            password=password,
-            user_email=user_email,
-            user_phone=user_phone,
-            user_first_name=user_first_name,
-            user_last_name=user_last_name,
-            account_name=account_name,
-            country=country,
+        envelope = await self._client._call(
+            _CREATE,
+            "/reseller/accounts",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "username": username,
+                    "password": password,
+                    "user_email": user_email,
+                    "user_phone": user_phone,
+                    "user_first_name": user_first_name,
+                    "user_last_name": user_last_name,
+                    "account_name": account_name,
+                    "country": country,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -312,13 +158,14 @@ class ResellerAccountsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ResellerAccountsGetData | None:
         """Get Reseller clients Account (`GET /reseller/accounts/{client_user_id}`)."""
-        response = await self.with_raw_response.get(
-            client_user_id=client_user_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/reseller/accounts/{path_segment(client_user_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -341,22 +188,28 @@ class ResellerAccountsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            client_user_id=client_user_id,
-            username=username,
-            password=password,
-            user_email=user_email,
-            user_phone=user_phone,
-            user_first_name=user_first_name,
-            user_last_name=user_last_name,
-            account_name=account_name,
-            country=country,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/reseller/accounts/{path_segment(client_user_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "username": username,
+                    "password": password,
+                    "user_email": user_email,
+                    "user_phone": user_phone,
+                    "user_first_name": user_first_name,
+                    "user_last_name": user_last_name,
+                    "account_name": account_name,
+                    "country": country,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def transfer_credit(
         self,
@@ -373,13 +226,32 @@ class ResellerAccountsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.transfer_credit(
-            payload=payload,
-            client_user_id=client_user_id,
-            balance=balance,
-            currency=currency,
+        envelope = await self._client._call(
+            _TRANSFER_CREDIT,
+            "/reseller/transfer-credit",
+            body=build_body(
+                _TRANSFER_CREDIT,
+                payload,
+                {
+                    "client_user_id": client_user_id,
+                    "balance": balance,
+                    "currency": currency,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class ResellerAccountsResourceWithRawResponse:
+    """`cs.reseller_accounts.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: ResellerAccountsResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.transfer_credit = to_raw_response(resource.transfer_credit)

@@ -9,18 +9,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["ReturnAddressesResource", "ReturnAddressesResourceWithRawResponse"]
@@ -67,156 +59,13 @@ _DELETE = Operation(
 )
 
 
-class ReturnAddressesResourceWithRawResponse(BaseResource):
-    """`cs.return_addresses.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ReturnAddressesListResponse]:
-        """Get list of post return addresses (`GET /post/return-addresses`)."""
-        return await self._client._call(
-            _LIST,
-            "/post/return-addresses",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.ReturnAddressesCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        address_name: str | NotGiven = NOT_GIVEN,
-        address_line_1: str | NotGiven = NOT_GIVEN,
-        address_city: str | NotGiven = NOT_GIVEN,
-        address_postal_code: str | NotGiven = NOT_GIVEN,
-        address_country: str | NotGiven = NOT_GIVEN,
-        address_line_2: str | NotGiven = NOT_GIVEN,
-        address_state: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ReturnAddressesCreateResponse]:
-        """Create post return address (`POST /post/return-addresses`)."""
-        return await self._client._call(
-            _CREATE,
-            "/post/return-addresses",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "address_name": address_name,
-                    "address_line_1": address_line_1,
-                    "address_city": address_city,
-                    "address_postal_code": address_postal_code,
-                    "address_country": address_country,
-                    "address_line_2": address_line_2,
-                    "address_state": address_state,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        return_address_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ReturnAddressesGetResponse]:
-        """Get specific post return address (`GET /post/return-addresses/{return_address_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/post/return-addresses/{path_segment(return_address_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        return_address_id: int | str,
-        payload: m.ReturnAddressesUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        address_name: str | NotGiven = NOT_GIVEN,
-        address_line_1: str | NotGiven = NOT_GIVEN,
-        address_city: str | NotGiven = NOT_GIVEN,
-        address_postal_code: str | NotGiven = NOT_GIVEN,
-        address_country: str | NotGiven = NOT_GIVEN,
-        address_line_2: str | NotGiven = NOT_GIVEN,
-        address_state: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ReturnAddressesUpdateResponse]:
-        """Update post return address (`PUT /post/return-addresses/{return_address_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/post/return-addresses/{path_segment(return_address_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "address_name": address_name,
-                    "address_line_1": address_line_1,
-                    "address_city": address_city,
-                    "address_postal_code": address_postal_code,
-                    "address_country": address_country,
-                    "address_line_2": address_line_2,
-                    "address_state": address_state,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        return_address_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.ReturnAddressesDeleteResponse]:
-        """Delete specific post return address (`DELETE /post/return-addresses/{return_address_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/post/return-addresses/{path_segment(return_address_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class ReturnAddressesResource(BaseResource):
     """Post Return Address operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> ReturnAddressesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return ReturnAddressesResourceWithRawResponse(self._client)
+        return ReturnAddressesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -238,17 +87,23 @@ class ReturnAddressesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.ReturnAddressesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/post/return-addresses",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.ReturnAddressesListPage)
+            return as_page(envelope.data, m.ReturnAddressesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -271,20 +126,27 @@ class ReturnAddressesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            address_name=address_name,
-            address_line_1=address_line_1,
-            address_city=address_city,
-            address_postal_code=address_postal_code,
-            address_country=address_country,
-            address_line_2=address_line_2,
-            address_state=address_state,
+        envelope = await self._client._call(
+            _CREATE,
+            "/post/return-addresses",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "address_name": address_name,
+                    "address_line_1": address_line_1,
+                    "address_city": address_city,
+                    "address_postal_code": address_postal_code,
+                    "address_country": address_country,
+                    "address_line_2": address_line_2,
+                    "address_state": address_state,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -295,13 +157,14 @@ class ReturnAddressesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.ReturnAddressesGetData | None:
         """Get specific post return address (`GET /post/return-addresses/{return_address_id}`)."""
-        response = await self.with_raw_response.get(
-            return_address_id=return_address_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/post/return-addresses/{path_segment(return_address_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -323,21 +186,27 @@ class ReturnAddressesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            return_address_id=return_address_id,
-            address_name=address_name,
-            address_line_1=address_line_1,
-            address_city=address_city,
-            address_postal_code=address_postal_code,
-            address_country=address_country,
-            address_line_2=address_line_2,
-            address_state=address_state,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/post/return-addresses/{path_segment(return_address_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "address_name": address_name,
+                    "address_line_1": address_line_1,
+                    "address_city": address_city,
+                    "address_postal_code": address_postal_code,
+                    "address_country": address_country,
+                    "address_line_2": address_line_2,
+                    "address_state": address_state,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -348,10 +217,23 @@ class ReturnAddressesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Delete specific post return address (`DELETE /post/return-addresses/{return_address_id}`)."""
-        response = await self.with_raw_response.delete(
-            return_address_id=return_address_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/post/return-addresses/{path_segment(return_address_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class ReturnAddressesResourceWithRawResponse:
+    """`cs.return_addresses.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: ReturnAddressesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)

@@ -11,18 +11,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
 
@@ -174,452 +166,13 @@ _EXPORT_HISTORY = Operation(
 )
 
 
-class SmsResourceWithRawResponse(BaseResource):
-    """`cs.sms.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.SmsSendRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsSendResponse]:
-        """Send sms message(s) (`POST /sms/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/sms/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "messages": messages,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.SmsPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsPriceResponse]:
-        """Calculate sms price (`POST /sms/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/sms/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "messages": messages,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def receipts(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsReceiptsResponse]:
-        """Get all delivery receipts (`GET /sms/receipts`)."""
-        return await self._client._call(
-            _RECEIPTS,
-            "/sms/receipts",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create_test_receipt(
-        self,
-        payload: m.SmsCreateTestReceiptRequest | Mapping[str, Any] | None = None,
-        *,
-        url: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCreateTestReceiptResponse]:
-        """Add a delivery receipt (`POST /sms/receipts`)."""
-        return await self._client._call(
-            _CREATE_TEST_RECEIPT,
-            "/sms/receipts",
-            body=build_body(
-                _CREATE_TEST_RECEIPT,
-                payload,
-                {
-                    "url": url,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get_receipt(
-        self,
-        message_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsGetReceiptResponse]:
-        """Get a Specific Delivery Receipt (`GET /sms/receipts/{message_id}`)."""
-        return await self._client._call(
-            _GET_RECEIPT,
-            f"/sms/receipts/{path_segment(message_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def mark_receipts_read(
-        self,
-        payload: m.SmsMarkReceiptsReadRequest | Mapping[str, Any] | None = None,
-        *,
-        date_before: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsMarkReceiptsReadResponse]:
-        """Mark delivery receipts as read (`PUT /sms/receipts-read`)."""
-        return await self._client._call(
-            _MARK_RECEIPTS_READ,
-            "/sms/receipts-read",
-            body=build_body(
-                _MARK_RECEIPTS_READ,
-                payload,
-                {
-                    "date_before": date_before,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def inbound(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsInboundResponse]:
-        """Get all inbound sms (`GET /sms/inbound`)."""
-        return await self._client._call(
-            _INBOUND,
-            "/sms/inbound",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create_test_inbound(
-        self,
-        payload: m.SmsCreateTestInboundRequest | Mapping[str, Any] | None = None,
-        *,
-        url: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCreateTestInboundResponse]:
-        """Create inbound sms (`POST /sms/inbound`)."""
-        return await self._client._call(
-            _CREATE_TEST_INBOUND,
-            "/sms/inbound",
-            body=build_body(
-                _CREATE_TEST_INBOUND,
-                payload,
-                {
-                    "url": url,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def mark_inbound_read(
-        self,
-        payload: m.SmsMarkInboundReadRequest | Mapping[str, Any] | None = None,
-        *,
-        date_before: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsMarkInboundReadResponse]:
-        """Mark inbound SMS as read (`PUT /sms/inbound-read`)."""
-        return await self._client._call(
-            _MARK_INBOUND_READ,
-            "/sms/inbound-read",
-            body=build_body(
-                _MARK_INBOUND_READ,
-                payload,
-                {
-                    "date_before": date_before,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def mark_inbound_message_read(
-        self,
-        message_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsMarkInboundMessageReadResponse]:
-        """Mark specific inbound sms as read (`PUT /sms/inbound-read/{message_id}`)."""
-        return await self._client._call(
-            _MARK_INBOUND_MESSAGE_READ,
-            f"/sms/inbound-read/{path_segment(message_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel(
-        self,
-        message_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCancelResponse]:
-        """Update scheduled message as cancelled (`PUT /sms/{message_id}/cancel`)."""
-        return await self._client._call(
-            _CANCEL,
-            f"/sms/{path_segment(message_id)}/cancel",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel_all(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCancelAllResponse]:
-        """Update all scheduled message as cancelled (`PUT /sms/cancel-all`)."""
-        return await self._client._call(
-            _CANCEL_ALL,
-            "/sms/cancel-all",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def templates(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsTemplatesResponse]:
-        """Get lists of all sms templates (`GET /sms/templates`)."""
-        return await self._client._call(
-            _TEMPLATES,
-            "/sms/templates",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create_template(
-        self,
-        payload: m.SmsCreateTemplateRequest | Mapping[str, Any] | None = None,
-        *,
-        template_name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCreateTemplateResponse]:
-        """Create sms template (`POST /sms/templates`)."""
-        return await self._client._call(
-            _CREATE_TEMPLATE,
-            "/sms/templates",
-            body=build_body(
-                _CREATE_TEMPLATE,
-                payload,
-                {
-                    "template_name": template_name,
-                    "body": body,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update_template(
-        self,
-        template_id: int | str,
-        payload: m.SmsUpdateTemplateRequest | Mapping[str, Any] | None = None,
-        *,
-        template_name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsUpdateTemplateResponse]:
-        """Update sms template (`PUT /sms/templates/{template_id}`)."""
-        return await self._client._call(
-            _UPDATE_TEMPLATE,
-            f"/sms/templates/{path_segment(template_id)}",
-            body=build_body(
-                _UPDATE_TEMPLATE,
-                payload,
-                {
-                    "template_name": template_name,
-                    "body": body,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete_template(
-        self,
-        template_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsDeleteTemplateResponse]:
-        """Delete sms template (`DELETE /sms/templates/{template_id}`)."""
-        return await self._client._call(
-            _DELETE_TEMPLATE,
-            f"/sms/templates/{path_segment(template_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        *,
-        date_from: datetime | int | NotGiven = NOT_GIVEN,
-        date_to: datetime | int | NotGiven = NOT_GIVEN,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsHistoryResponse]:
-        """Get all sms history (`GET /sms/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            "/sms/history",
-            params=query_params(
-                {
-                    "date_from": date_from,
-                    "date_to": date_to,
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def export_history(
-        self,
-        *,
-        filename: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsExportHistoryResponse]:
-        """Export all sms history (`GET /sms/history/export`)."""
-        return await self._client._call(
-            _EXPORT_HISTORY,
-            "/sms/history/export",
-            params=query_params(
-                {
-                    "filename": filename,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class SmsResource(BaseResource):
     """SMS operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> SmsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return SmsResourceWithRawResponse(self._client)
+        return SmsResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -634,14 +187,21 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            messages=messages,
+        envelope = await self._client._call(
+            _SEND,
+            "/sms/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "messages": messages,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -656,14 +216,21 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            messages=messages,
+        envelope = await self._client._call(
+            _PRICE,
+            "/sms/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "messages": messages,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def receipts(
         self,
@@ -685,17 +252,23 @@ class SmsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.SmsReceiptsPage:
-            response = await self.with_raw_response.receipts(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _RECEIPTS,
+                "/sms/receipts",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.SmsReceiptsPage)
+            return as_page(envelope.data, m.SmsReceiptsPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -712,14 +285,21 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create_test_receipt(
-            payload=payload,
-            url=url,
+        envelope = await self._client._call(
+            _CREATE_TEST_RECEIPT,
+            "/sms/receipts",
+            body=build_body(
+                _CREATE_TEST_RECEIPT,
+                payload,
+                {
+                    "url": url,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get_receipt(
         self,
@@ -730,13 +310,14 @@ class SmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SmsGetReceiptData | None:
         """Get a Specific Delivery Receipt (`GET /sms/receipts/{message_id}`)."""
-        response = await self.with_raw_response.get_receipt(
-            message_id=message_id,
+        envelope = await self._client._call(
+            _GET_RECEIPT,
+            f"/sms/receipts/{path_segment(message_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def mark_receipts_read(
         self,
@@ -751,14 +332,21 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.mark_receipts_read(
-            payload=payload,
-            date_before=date_before,
+        envelope = await self._client._call(
+            _MARK_RECEIPTS_READ,
+            "/sms/receipts-read",
+            body=build_body(
+                _MARK_RECEIPTS_READ,
+                payload,
+                {
+                    "date_before": date_before,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def inbound(
         self,
@@ -780,17 +368,23 @@ class SmsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.SmsInboundPage:
-            response = await self.with_raw_response.inbound(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _INBOUND,
+                "/sms/inbound",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.SmsInboundPage)
+            return as_page(envelope.data, m.SmsInboundPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -807,14 +401,21 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create_test_inbound(
-            payload=payload,
-            url=url,
+        envelope = await self._client._call(
+            _CREATE_TEST_INBOUND,
+            "/sms/inbound",
+            body=build_body(
+                _CREATE_TEST_INBOUND,
+                payload,
+                {
+                    "url": url,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def mark_inbound_read(
         self,
@@ -829,14 +430,21 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.mark_inbound_read(
-            payload=payload,
-            date_before=date_before,
+        envelope = await self._client._call(
+            _MARK_INBOUND_READ,
+            "/sms/inbound-read",
+            body=build_body(
+                _MARK_INBOUND_READ,
+                payload,
+                {
+                    "date_before": date_before,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def mark_inbound_message_read(
         self,
@@ -847,13 +455,14 @@ class SmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> int | None:
         """Mark specific inbound sms as read (`PUT /sms/inbound-read/{message_id}`)."""
-        response = await self.with_raw_response.mark_inbound_message_read(
-            message_id=message_id,
+        envelope = await self._client._call(
+            _MARK_INBOUND_MESSAGE_READ,
+            f"/sms/inbound-read/{path_segment(message_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel(
         self,
@@ -864,13 +473,14 @@ class SmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Update scheduled message as cancelled (`PUT /sms/{message_id}/cancel`)."""
-        response = await self.with_raw_response.cancel(
-            message_id=message_id,
+        envelope = await self._client._call(
+            _CANCEL,
+            f"/sms/{path_segment(message_id)}/cancel",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel_all(
         self,
@@ -880,12 +490,14 @@ class SmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SmsCancelAllData | None:
         """Update all scheduled message as cancelled (`PUT /sms/cancel-all`)."""
-        response = await self.with_raw_response.cancel_all(
+        envelope = await self._client._call(
+            _CANCEL_ALL,
+            "/sms/cancel-all",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def templates(
         self,
@@ -907,17 +519,23 @@ class SmsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.SmsTemplatesPage:
-            response = await self.with_raw_response.templates(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _TEMPLATES,
+                "/sms/templates",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.SmsTemplatesPage)
+            return as_page(envelope.data, m.SmsTemplatesPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -935,15 +553,22 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create_template(
-            payload=payload,
-            template_name=template_name,
-            body=body,
+        envelope = await self._client._call(
+            _CREATE_TEMPLATE,
+            "/sms/templates",
+            body=build_body(
+                _CREATE_TEMPLATE,
+                payload,
+                {
+                    "template_name": template_name,
+                    "body": body,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update_template(
         self,
@@ -960,16 +585,22 @@ class SmsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update_template(
-            payload=payload,
-            template_id=template_id,
-            template_name=template_name,
-            body=body,
+        envelope = await self._client._call(
+            _UPDATE_TEMPLATE,
+            f"/sms/templates/{path_segment(template_id)}",
+            body=build_body(
+                _UPDATE_TEMPLATE,
+                payload,
+                {
+                    "template_name": template_name,
+                    "body": body,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete_template(
         self,
@@ -980,13 +611,14 @@ class SmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Delete sms template (`DELETE /sms/templates/{template_id}`)."""
-        response = await self.with_raw_response.delete_template(
-            template_id=template_id,
+        envelope = await self._client._call(
+            _DELETE_TEMPLATE,
+            f"/sms/templates/{path_segment(template_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -1010,19 +642,25 @@ class SmsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.SmsHistoryPage:
-            response = await self.with_raw_response.history(
-                date_from=date_from,
-                date_to=date_to,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                "/sms/history",
+                params=query_params(
+                    {
+                        "date_from": date_from,
+                        "date_to": date_to,
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.SmsHistoryPage)
+            return as_page(envelope.data, m.SmsHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -1035,13 +673,19 @@ class SmsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SmsExportHistoryData | None:
         """Export all sms history (`GET /sms/history/export`)."""
-        response = await self.with_raw_response.export_history(
-            filename=filename,
+        envelope = await self._client._call(
+            _EXPORT_HISTORY,
+            "/sms/history/export",
+            params=query_params(
+                {
+                    "filename": filename,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def send_bulk(
         self,
@@ -1075,3 +719,28 @@ class SmsResource(BaseResource):
             max_chunks_in_flight=max_chunks_in_flight,
             report=report,
         )
+
+
+class SmsResourceWithRawResponse:
+    """`cs.sms.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: SmsResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.receipts = to_raw_page_response(resource.receipts)
+        self.create_test_receipt = to_raw_response(resource.create_test_receipt)
+        self.get_receipt = to_raw_response(resource.get_receipt)
+        self.mark_receipts_read = to_raw_response(resource.mark_receipts_read)
+        self.inbound = to_raw_page_response(resource.inbound)
+        self.create_test_inbound = to_raw_response(resource.create_test_inbound)
+        self.mark_inbound_read = to_raw_response(resource.mark_inbound_read)
+        self.mark_inbound_message_read = to_raw_response(resource.mark_inbound_message_read)
+        self.cancel = to_raw_response(resource.cancel)
+        self.cancel_all = to_raw_response(resource.cancel_all)
+        self.templates = to_raw_page_response(resource.templates)
+        self.create_template = to_raw_response(resource.create_template)
+        self.update_template = to_raw_response(resource.update_template)
+        self.delete_template = to_raw_response(resource.delete_template)
+        self.history = to_raw_page_response(resource.history)
+        self.export_history = to_raw_response(resource.export_history)

@@ -9,18 +9,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["SmsCampaignsResource", "SmsCampaignsResourceWithRawResponse"]
@@ -75,183 +67,13 @@ _LIST = Operation(
 )
 
 
-class SmsCampaignsResourceWithRawResponse(BaseResource):
-    """`cs.sms_campaigns.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.SmsCampaignsSendRequest | Mapping[str, Any] | None = None,
-        *,
-        list_id: int | NotGiven = NOT_GIVEN,
-        name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_: str | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        url_to_shorten: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCampaignsSendResponse]:
-        """Send SMS campaign (one list, up to 20,000 recipients) (`POST /sms-campaigns/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/sms-campaigns/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "list_id": list_id,
-                    "name": name,
-                    "body": body,
-                    "from": from_,
-                    "schedule": schedule,
-                    "url_to_shorten": url_to_shorten,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.SmsCampaignsPriceRequest | Mapping[str, Any] | None = None,
-        *,
-        list_id: int | NotGiven = NOT_GIVEN,
-        name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_: str | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCampaignsPriceResponse]:
-        """Calculate price for sms campaign (`POST /sms-campaigns/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/sms-campaigns/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "list_id": list_id,
-                    "name": name,
-                    "body": body,
-                    "from": from_,
-                    "schedule": schedule,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        sms_campaign_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCampaignsGetResponse]:
-        """Get specific sms campaign (`GET /sms-campaigns/{sms_campaign_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/sms-campaigns/{path_segment(sms_campaign_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        sms_campaign_id: int | str,
-        payload: m.SmsCampaignsUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        list_id: int | NotGiven = NOT_GIVEN,
-        name: str | NotGiven = NOT_GIVEN,
-        body: str | NotGiven = NOT_GIVEN,
-        from_: str | NotGiven = NOT_GIVEN,
-        schedule: datetime | int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCampaignsUpdateResponse]:
-        """Update sms campaign (`PUT /sms-campaigns/{sms_campaign_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/sms-campaigns/{path_segment(sms_campaign_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "list_id": list_id,
-                    "name": name,
-                    "body": body,
-                    "from": from_,
-                    "schedule": schedule,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel(
-        self,
-        sms_campaign_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCampaignsCancelResponse]:
-        """Cancel sms campaign (`PUT /sms-campaigns/{sms_campaign_id}/cancel`)."""
-        return await self._client._call(
-            _CANCEL,
-            f"/sms-campaigns/{path_segment(sms_campaign_id)}/cancel",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsCampaignsListResponse]:
-        """Get list of sms campaigns (`GET /sms-campaigns`)."""
-        return await self._client._call(
-            _LIST,
-            "/sms-campaigns",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class SmsCampaignsResource(BaseResource):
     """SMS Campaign operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> SmsCampaignsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return SmsCampaignsResourceWithRawResponse(self._client)
+        return SmsCampaignsResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -271,19 +93,26 @@ class SmsCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            list_id=list_id,
-            name=name,
-            body=body,
-            from_=from_,
-            schedule=schedule,
-            url_to_shorten=url_to_shorten,
+        envelope = await self._client._call(
+            _SEND,
+            "/sms-campaigns/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "list_id": list_id,
+                    "name": name,
+                    "body": body,
+                    "from": from_,
+                    "schedule": schedule,
+                    "url_to_shorten": url_to_shorten,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -302,18 +131,25 @@ class SmsCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            list_id=list_id,
-            name=name,
-            body=body,
-            from_=from_,
-            schedule=schedule,
+        envelope = await self._client._call(
+            _PRICE,
+            "/sms-campaigns/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "list_id": list_id,
+                    "name": name,
+                    "body": body,
+                    "from": from_,
+                    "schedule": schedule,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -324,13 +160,14 @@ class SmsCampaignsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SmsCampaignsGetData | None:
         """Get specific sms campaign (`GET /sms-campaigns/{sms_campaign_id}`)."""
-        response = await self.with_raw_response.get(
-            sms_campaign_id=sms_campaign_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/sms-campaigns/{path_segment(sms_campaign_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -350,19 +187,25 @@ class SmsCampaignsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            sms_campaign_id=sms_campaign_id,
-            list_id=list_id,
-            name=name,
-            body=body,
-            from_=from_,
-            schedule=schedule,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/sms-campaigns/{path_segment(sms_campaign_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "list_id": list_id,
+                    "name": name,
+                    "body": body,
+                    "from": from_,
+                    "schedule": schedule,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel(
         self,
@@ -373,13 +216,14 @@ class SmsCampaignsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SmsCampaignsCancelData | None:
         """Cancel sms campaign (`PUT /sms-campaigns/{sms_campaign_id}/cancel`)."""
-        response = await self.with_raw_response.cancel(
-            sms_campaign_id=sms_campaign_id,
+        envelope = await self._client._call(
+            _CANCEL,
+            f"/sms-campaigns/{path_segment(sms_campaign_id)}/cancel",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def list(
         self,
@@ -401,16 +245,35 @@ class SmsCampaignsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.SmsCampaignsListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/sms-campaigns",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.SmsCampaignsListPage)
+            return as_page(envelope.data, m.SmsCampaignsListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+
+
+class SmsCampaignsResourceWithRawResponse:
+    """`cs.sms_campaigns.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: SmsCampaignsResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.cancel = to_raw_response(resource.cancel)
+        self.list = to_raw_page_response(resource.list)

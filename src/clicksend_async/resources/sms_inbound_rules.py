@@ -10,18 +10,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["SmsInboundRulesResource", "SmsInboundRulesResourceWithRawResponse"]
@@ -68,160 +60,13 @@ _DELETE = Operation(
 )
 
 
-class SmsInboundRulesResourceWithRawResponse(BaseResource):
-    """`cs.sms_inbound_rules.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsInboundRulesListResponse]:
-        """Get all inbound sms automations (`GET /automations/sms/inbound`)."""
-        return await self._client._call(
-            _LIST,
-            "/automations/sms/inbound",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.SmsInboundRulesCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        dedicated_number: str | NotGiven = NOT_GIVEN,
-        rule_name: str | NotGiven = NOT_GIVEN,
-        message_search_type: float | Decimal | NotGiven = NOT_GIVEN,
-        message_search_term: str | NotGiven = NOT_GIVEN,
-        action: str | NotGiven = NOT_GIVEN,
-        action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
-        webhook_type: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsInboundRulesCreateResponse]:
-        """Create new inbound sms automation (`POST /automations/sms/inbound`)."""
-        return await self._client._call(
-            _CREATE,
-            "/automations/sms/inbound",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "dedicated_number": dedicated_number,
-                    "rule_name": rule_name,
-                    "message_search_type": message_search_type,
-                    "message_search_term": message_search_term,
-                    "action": action,
-                    "action_address": action_address,
-                    "enabled": enabled,
-                    "webhook_type": webhook_type,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        inbound_rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsInboundRulesGetResponse]:
-        """Get specific inbound sms automation (`GET /automations/sms/inbound/{inbound_rule_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        inbound_rule_id: int | str,
-        payload: m.SmsInboundRulesUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        dedicated_number: str | NotGiven = NOT_GIVEN,
-        rule_name: str | NotGiven = NOT_GIVEN,
-        message_search_type: float | Decimal | NotGiven = NOT_GIVEN,
-        message_search_term: str | NotGiven = NOT_GIVEN,
-        action: str | NotGiven = NOT_GIVEN,
-        action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
-        webhook_type: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsInboundRulesUpdateResponse]:
-        """Update inbound sms automation (`PUT /automations/sms/inbound/{inbound_rule_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "dedicated_number": dedicated_number,
-                    "rule_name": rule_name,
-                    "message_search_type": message_search_type,
-                    "message_search_term": message_search_term,
-                    "action": action,
-                    "action_address": action_address,
-                    "enabled": enabled,
-                    "webhook_type": webhook_type,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        inbound_rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SmsInboundRulesDeleteResponse]:
-        """Delete inbound sms automation (`DELETE /automations/sms/inbound/{inbound_rule_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class SmsInboundRulesResource(BaseResource):
     """Inbound SMS Rules operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> SmsInboundRulesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return SmsInboundRulesResourceWithRawResponse(self._client)
+        return SmsInboundRulesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -243,17 +88,23 @@ class SmsInboundRulesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.SmsInboundRulesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/automations/sms/inbound",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.SmsInboundRulesListPage)
+            return as_page(envelope.data, m.SmsInboundRulesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -277,21 +128,28 @@ class SmsInboundRulesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            dedicated_number=dedicated_number,
-            rule_name=rule_name,
-            message_search_type=message_search_type,
-            message_search_term=message_search_term,
-            action=action,
-            action_address=action_address,
-            enabled=enabled,
-            webhook_type=webhook_type,
+        envelope = await self._client._call(
+            _CREATE,
+            "/automations/sms/inbound",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "dedicated_number": dedicated_number,
+                    "rule_name": rule_name,
+                    "message_search_type": message_search_type,
+                    "message_search_term": message_search_term,
+                    "action": action,
+                    "action_address": action_address,
+                    "enabled": enabled,
+                    "webhook_type": webhook_type,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -302,13 +160,14 @@ class SmsInboundRulesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SmsInboundRulesGetData | None:
         """Get specific inbound sms automation (`GET /automations/sms/inbound/{inbound_rule_id}`)."""
-        response = await self.with_raw_response.get(
-            inbound_rule_id=inbound_rule_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -331,22 +190,28 @@ class SmsInboundRulesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            inbound_rule_id=inbound_rule_id,
-            dedicated_number=dedicated_number,
-            rule_name=rule_name,
-            message_search_type=message_search_type,
-            message_search_term=message_search_term,
-            action=action,
-            action_address=action_address,
-            enabled=enabled,
-            webhook_type=webhook_type,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "dedicated_number": dedicated_number,
+                    "rule_name": rule_name,
+                    "message_search_type": message_search_type,
+                    "message_search_term": message_search_term,
+                    "action": action,
+                    "action_address": action_address,
+                    "enabled": enabled,
+                    "webhook_type": webhook_type,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -357,10 +222,23 @@ class SmsInboundRulesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Delete inbound sms automation (`DELETE /automations/sms/inbound/{inbound_rule_id}`)."""
-        response = await self.with_raw_response.delete(
-            inbound_rule_id=inbound_rule_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class SmsInboundRulesResourceWithRawResponse:
+    """`cs.sms_inbound_rules.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: SmsInboundRulesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)

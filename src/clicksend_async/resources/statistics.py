@@ -7,14 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._operation import Operation
+from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["StatisticsResource", "StatisticsResourceWithRawResponse"]
@@ -37,49 +32,13 @@ _SMS = Operation(
 )
 
 
-class StatisticsResourceWithRawResponse(BaseResource):
-    """`cs.statistics.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def voice(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.StatisticsVoiceResponse]:
-        """Get voice statistics (`GET /statistics/voice`)."""
-        return await self._client._call(
-            _VOICE,
-            "/statistics/voice",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def sms(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.StatisticsSmsResponse]:
-        """Get sms statistics (`GET /statistics/sms`)."""
-        return await self._client._call(
-            _SMS,
-            "/statistics/sms",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class StatisticsResource(BaseResource):
     """Statistics operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> StatisticsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return StatisticsResourceWithRawResponse(self._client)
+        return StatisticsResourceWithRawResponse(self)
 
     async def voice(
         self,
@@ -89,12 +48,14 @@ class StatisticsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.StatisticsVoiceData | None:
         """Get voice statistics (`GET /statistics/voice`)."""
-        response = await self.with_raw_response.voice(
+        envelope = await self._client._call(
+            _VOICE,
+            "/statistics/voice",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def sms(
         self,
@@ -104,9 +65,20 @@ class StatisticsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.StatisticsSmsData | None:
         """Get sms statistics (`GET /statistics/sms`)."""
-        response = await self.with_raw_response.sms(
+        envelope = await self._client._call(
+            _SMS,
+            "/statistics/sms",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class StatisticsResourceWithRawResponse:
+    """`cs.statistics.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: StatisticsResource) -> None:
+        self.voice = to_raw_response(resource.voice)
+        self.sms = to_raw_response(resource.sms)

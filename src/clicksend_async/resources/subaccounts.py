@@ -8,18 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["SubaccountsResource", "SubaccountsResourceWithRawResponse"]
@@ -74,207 +66,13 @@ _REGEN_API_KEY = Operation(
 )
 
 
-class SubaccountsResourceWithRawResponse(BaseResource):
-    """`cs.subaccounts.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SubaccountsListResponse]:
-        """Get all subaccounts (`GET /subaccounts`)."""
-        return await self._client._call(
-            _LIST,
-            "/subaccounts",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.SubaccountsCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        api_username: str | NotGiven = NOT_GIVEN,
-        password: str | NotGiven = NOT_GIVEN,
-        email: str | NotGiven = NOT_GIVEN,
-        phone_number: str | NotGiven = NOT_GIVEN,
-        first_name: str | NotGiven = NOT_GIVEN,
-        last_name: str | NotGiven = NOT_GIVEN,
-        access_users: int | NotGiven = NOT_GIVEN,
-        access_billing: int | NotGiven = NOT_GIVEN,
-        access_reporting: int | NotGiven = NOT_GIVEN,
-        access_contacts: int | NotGiven = NOT_GIVEN,
-        access_settings: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SubaccountsCreateResponse]:
-        """Create new subaccount (`POST /subaccounts`)."""
-        return await self._client._call(
-            _CREATE,
-            "/subaccounts",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "api_username": api_username,
-                    "password": password,
-                    "email": email,
-                    "phone_number": phone_number,
-                    "first_name": first_name,
-                    "last_name": last_name,
-                    "access_users": access_users,
-                    "access_billing": access_billing,
-                    "access_reporting": access_reporting,
-                    "access_contacts": access_contacts,
-                    "access_settings": access_settings,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        subaccount_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SubaccountsGetResponse]:
-        """Get specific subaccount (`GET /subaccounts/{subaccount_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/subaccounts/{path_segment(subaccount_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        subaccount_id: int | str,
-        payload: m.SubaccountsUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        api_username: str | NotGiven = NOT_GIVEN,
-        password: str | NotGiven = NOT_GIVEN,
-        email: str | NotGiven = NOT_GIVEN,
-        phone_number: str | NotGiven = NOT_GIVEN,
-        first_name: str | NotGiven = NOT_GIVEN,
-        last_name: str | NotGiven = NOT_GIVEN,
-        access_users: int | NotGiven = NOT_GIVEN,
-        access_billing: int | NotGiven = NOT_GIVEN,
-        access_reporting: int | NotGiven = NOT_GIVEN,
-        access_contacts: int | NotGiven = NOT_GIVEN,
-        access_settings: int | NotGiven = NOT_GIVEN,
-        access_sms: int | str | NotGiven = NOT_GIVEN,
-        access_email: int | str | NotGiven = NOT_GIVEN,
-        access_voice: int | str | NotGiven = NOT_GIVEN,
-        access_fax: int | str | NotGiven = NOT_GIVEN,
-        access_post: int | str | NotGiven = NOT_GIVEN,
-        access_reseller: int | str | NotGiven = NOT_GIVEN,
-        access_mms: int | str | NotGiven = NOT_GIVEN,
-        share_campaigns: int | str | NotGiven = NOT_GIVEN,
-        notes: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SubaccountsUpdateResponse]:
-        """Update subaccount (`PUT /subaccounts/{subaccount_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/subaccounts/{path_segment(subaccount_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "api_username": api_username,
-                    "password": password,
-                    "email": email,
-                    "phone_number": phone_number,
-                    "first_name": first_name,
-                    "last_name": last_name,
-                    "access_users": access_users,
-                    "access_billing": access_billing,
-                    "access_reporting": access_reporting,
-                    "access_contacts": access_contacts,
-                    "access_settings": access_settings,
-                    "access_sms": access_sms,
-                    "access_email": access_email,
-                    "access_voice": access_voice,
-                    "access_fax": access_fax,
-                    "access_post": access_post,
-                    "access_reseller": access_reseller,
-                    "access_mms": access_mms,
-                    "share_campaigns": share_campaigns,
-                    "notes": notes,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        subaccount_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SubaccountsDeleteResponse]:
-        """Delete a subaccount (`DELETE /subaccounts/{subaccount_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/subaccounts/{path_segment(subaccount_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def regen_api_key(
-        self,
-        subaccount_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.SubaccountsRegenApiKeyResponse]:
-        """Regenerate an API Key (`PUT /subaccounts/{subaccount_id}/regen-api-key`)."""
-        return await self._client._call(
-            _REGEN_API_KEY,
-            f"/subaccounts/{path_segment(subaccount_id)}/regen-api-key",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class SubaccountsResource(BaseResource):
     """Subaccount operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> SubaccountsResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return SubaccountsResourceWithRawResponse(self._client)
+        return SubaccountsResourceWithRawResponse(self)
 
     def list(
         self,
@@ -296,17 +94,23 @@ class SubaccountsResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.SubaccountsListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/subaccounts",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.SubaccountsListPage)
+            return as_page(envelope.data, m.SubaccountsListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -333,24 +137,31 @@ class SubaccountsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            api_username=api_username,
-            password=password,
-            email=email,
-            phone_number=phone_number,
-            first_name=first_name,
-            last_name=last_name,
-            access_users=access_users,
-            access_billing=access_billing,
-            access_reporting=access_reporting,
-            access_contacts=access_contacts,
-            access_settings=access_settings,
+        envelope = await self._client._call(
+            _CREATE,
+            "/subaccounts",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "api_username": api_username,
+                    "password": password,
+                    "email": email,
+                    "phone_number": phone_number,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                    "access_users": access_users,
+                    "access_billing": access_billing,
+                    "access_reporting": access_reporting,
+                    "access_contacts": access_contacts,
+                    "access_settings": access_settings,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -361,13 +172,14 @@ class SubaccountsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SubaccountsGetData | None:
         """Get specific subaccount (`GET /subaccounts/{subaccount_id}`)."""
-        response = await self.with_raw_response.get(
-            subaccount_id=subaccount_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/subaccounts/{path_segment(subaccount_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -402,34 +214,40 @@ class SubaccountsResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            subaccount_id=subaccount_id,
-            api_username=api_username,
-            password=password,
-            email=email,
-            phone_number=phone_number,
-            first_name=first_name,
-            last_name=last_name,
-            access_users=access_users,
-            access_billing=access_billing,
-            access_reporting=access_reporting,
-            access_contacts=access_contacts,
-            access_settings=access_settings,
-            access_sms=access_sms,
-            access_email=access_email,
-            access_voice=access_voice,
-            access_fax=access_fax,
-            access_post=access_post,
-            access_reseller=access_reseller,
-            access_mms=access_mms,
-            share_campaigns=share_campaigns,
-            notes=notes,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/subaccounts/{path_segment(subaccount_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "api_username": api_username,
+                    "password": password,
+                    "email": email,
+                    "phone_number": phone_number,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                    "access_users": access_users,
+                    "access_billing": access_billing,
+                    "access_reporting": access_reporting,
+                    "access_contacts": access_contacts,
+                    "access_settings": access_settings,
+                    "access_sms": access_sms,
+                    "access_email": access_email,
+                    "access_voice": access_voice,
+                    "access_fax": access_fax,
+                    "access_post": access_post,
+                    "access_reseller": access_reseller,
+                    "access_mms": access_mms,
+                    "share_campaigns": share_campaigns,
+                    "notes": notes,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -440,13 +258,14 @@ class SubaccountsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> bool | None:
         """Delete a subaccount (`DELETE /subaccounts/{subaccount_id}`)."""
-        response = await self.with_raw_response.delete(
-            subaccount_id=subaccount_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/subaccounts/{path_segment(subaccount_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def regen_api_key(
         self,
@@ -457,10 +276,24 @@ class SubaccountsResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SubaccountsRegenApiKeyData | None:
         """Regenerate an API Key (`PUT /subaccounts/{subaccount_id}/regen-api-key`)."""
-        response = await self.with_raw_response.regen_api_key(
-            subaccount_id=subaccount_id,
+        envelope = await self._client._call(
+            _REGEN_API_KEY,
+            f"/subaccounts/{path_segment(subaccount_id)}/regen-api-key",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class SubaccountsResourceWithRawResponse:
+    """`cs.subaccounts.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: SubaccountsResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.regen_api_key = to_raw_response(resource.regen_api_key)

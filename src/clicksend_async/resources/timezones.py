@@ -8,16 +8,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Literal
 
+from clicksend_async._operation import Operation, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["TimezonesResource", "TimezonesResourceWithRawResponse"]
@@ -32,47 +26,13 @@ _LIST = Operation(
 )
 
 
-class TimezonesResourceWithRawResponse(BaseResource):
-    """`cs.timezones.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.TimezonesListResponse]:
-        """Get supported list of timezones (`GET /timezones`)."""
-        return await self._client._call(
-            _LIST,
-            "/timezones",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class TimezonesResource(BaseResource):
     """Timezones operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> TimezonesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return TimezonesResourceWithRawResponse(self._client)
+        return TimezonesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -94,16 +54,30 @@ class TimezonesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.TimezonesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/timezones",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.TimezonesListPage)
+            return as_page(envelope.data, m.TimezonesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+
+
+class TimezonesResourceWithRawResponse:
+    """`cs.timezones.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: TimezonesResource) -> None:
+        self.list = to_raw_page_response(resource.list)

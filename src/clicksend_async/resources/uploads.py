@@ -8,16 +8,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._operation import Operation, build_body, query_params
+from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["UploadsResource", "UploadsResourceWithRawResponse"]
@@ -32,8 +25,13 @@ _UPLOAD = Operation(
 )
 
 
-class UploadsResourceWithRawResponse(BaseResource):
-    """`cs.uploads.with_raw_response`: the same calls, returning `APIResponse`."""
+class UploadsResource(BaseResource):
+    """Upload operations. Every method returns the envelope's typed `data`."""
+
+    @cached_property
+    def with_raw_response(self) -> UploadsResourceWithRawResponse:
+        """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
+        return UploadsResourceWithRawResponse(self)
 
     async def upload(
         self,
@@ -44,9 +42,12 @@ class UploadsResourceWithRawResponse(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.UploadsUploadResponse]:
-        """Upload / convert a file (base64 JSON or multipart/form-data) (`POST /uploads`)."""
-        return await self._client._call(
+    ) -> m.UploadsUploadData | None:
+        """Upload / convert a file (base64 JSON or multipart/form-data) (`POST /uploads`).
+
+        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        """
+        envelope = await self._client._call(
             _UPLOAD,
             "/uploads",
             params=query_params(
@@ -65,36 +66,12 @@ class UploadsResourceWithRawResponse(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
+        return envelope.data
 
 
-class UploadsResource(BaseResource):
-    """Upload operations. Every method returns the envelope's typed `data`."""
+class UploadsResourceWithRawResponse:
+    """`cs.uploads.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
 
-    @cached_property
-    def with_raw_response(self) -> UploadsResourceWithRawResponse:
-        """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return UploadsResourceWithRawResponse(self._client)
-
-    async def upload(
-        self,
-        payload: m.UploadsUploadRequest | Mapping[str, Any] | None = None,
-        *,
-        convert: str | NotGiven = NOT_GIVEN,
-        content: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> m.UploadsUploadData | None:
-        """Upload / convert a file (base64 JSON or multipart/form-data) (`POST /uploads`).
-
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
-        """
-        response = await self.with_raw_response.upload(
-            payload=payload,
-            convert=convert,
-            content=content,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-        return response.parsed.data
+    def __init__(self, resource: UploadsResource) -> None:
+        self.upload = to_raw_response(resource.upload)

@@ -11,18 +11,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
 
@@ -94,202 +86,13 @@ _EXPORT_HISTORY = Operation(
 )
 
 
-class VoiceResourceWithRawResponse(BaseResource):
-    """`cs.voice.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def send(
-        self,
-        payload: m.VoiceSendRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.VoiceMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceSendResponse]:
-        """Send voice message(s) (`POST /voice/send`)."""
-        return await self._client._call(
-            _SEND,
-            "/voice/send",
-            body=build_body(
-                _SEND,
-                payload,
-                {
-                    "messages": messages,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def price(
-        self,
-        payload: m.VoicePriceRequest | Mapping[str, Any] | None = None,
-        *,
-        messages: Sequence[m.VoiceMessage2 | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoicePriceResponse]:
-        """Calculate voice price (`POST /voice/price`)."""
-        return await self._client._call(
-            _PRICE,
-            "/voice/price",
-            body=build_body(
-                _PRICE,
-                payload,
-                {
-                    "messages": messages,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def languages(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceLanguagesResponse]:
-        """Get all voice languages (`GET /voice/lang`)."""
-        return await self._client._call(
-            _LANGUAGES,
-            "/voice/lang",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def receipts(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceReceiptsResponse]:
-        """Get all voice receipts (`GET /voice/receipts`)."""
-        return await self._client._call(
-            _RECEIPTS,
-            "/voice/receipts",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel(
-        self,
-        message_id: str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceCancelResponse]:
-        """Update voice message status as cancelled (`PUT /voice/{message_id}/cancel`)."""
-        return await self._client._call(
-            _CANCEL,
-            f"/voice/{path_segment(message_id)}/cancel",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def cancel_all(
-        self,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceCancelAllResponse]:
-        """Update all voice messages as cancelled (`PUT /voice/cancel-all`)."""
-        return await self._client._call(
-            _CANCEL_ALL,
-            "/voice/cancel-all",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def history(
-        self,
-        *,
-        date_from: datetime | int | NotGiven = NOT_GIVEN,
-        date_to: datetime | int | NotGiven = NOT_GIVEN,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceHistoryResponse]:
-        """Get all voice history (`GET /voice/history`)."""
-        return await self._client._call(
-            _HISTORY,
-            "/voice/history",
-            params=query_params(
-                {
-                    "date_from": date_from,
-                    "date_to": date_to,
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def export_history(
-        self,
-        *,
-        filename: str | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceExportHistoryResponse]:
-        """Export voice history (`GET /voice/history/export`)."""
-        return await self._client._call(
-            _EXPORT_HISTORY,
-            "/voice/history/export",
-            params=query_params(
-                {
-                    "filename": filename,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class VoiceResource(BaseResource):
     """Voice operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> VoiceResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return VoiceResourceWithRawResponse(self._client)
+        return VoiceResourceWithRawResponse(self)
 
     async def send(
         self,
@@ -304,14 +107,21 @@ class VoiceResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.send(
-            payload=payload,
-            messages=messages,
+        envelope = await self._client._call(
+            _SEND,
+            "/voice/send",
+            body=build_body(
+                _SEND,
+                payload,
+                {
+                    "messages": messages,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def price(
         self,
@@ -326,14 +136,21 @@ class VoiceResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.price(
-            payload=payload,
-            messages=messages,
+        envelope = await self._client._call(
+            _PRICE,
+            "/voice/price",
+            body=build_body(
+                _PRICE,
+                payload,
+                {
+                    "messages": messages,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def languages(
         self,
@@ -343,12 +160,14 @@ class VoiceResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[m.VoiceLanguagesDataItem] | None:
         """Get all voice languages (`GET /voice/lang`)."""
-        response = await self.with_raw_response.languages(
+        envelope = await self._client._call(
+            _LANGUAGES,
+            "/voice/lang",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def receipts(
         self,
@@ -370,17 +189,23 @@ class VoiceResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.VoiceReceiptsPage:
-            response = await self.with_raw_response.receipts(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _RECEIPTS,
+                "/voice/receipts",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.VoiceReceiptsPage)
+            return as_page(envelope.data, m.VoiceReceiptsPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -393,13 +218,14 @@ class VoiceResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Update voice message status as cancelled (`PUT /voice/{message_id}/cancel`)."""
-        response = await self.with_raw_response.cancel(
-            message_id=message_id,
+        envelope = await self._client._call(
+            _CANCEL,
+            f"/voice/{path_segment(message_id)}/cancel",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def cancel_all(
         self,
@@ -409,12 +235,14 @@ class VoiceResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.VoiceCancelAllData | None:
         """Update all voice messages as cancelled (`PUT /voice/cancel-all`)."""
-        response = await self.with_raw_response.cancel_all(
+        envelope = await self._client._call(
+            _CANCEL_ALL,
+            "/voice/cancel-all",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     def history(
         self,
@@ -438,19 +266,25 @@ class VoiceResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.VoiceHistoryPage:
-            response = await self.with_raw_response.history(
-                date_from=date_from,
-                date_to=date_to,
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _HISTORY,
+                "/voice/history",
+                params=query_params(
+                    {
+                        "date_from": date_from,
+                        "date_to": date_to,
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.VoiceHistoryPage)
+            return as_page(envelope.data, m.VoiceHistoryPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -463,13 +297,19 @@ class VoiceResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.VoiceExportHistoryData | None:
         """Export voice history (`GET /voice/history/export`)."""
-        response = await self.with_raw_response.export_history(
-            filename=filename,
+        envelope = await self._client._call(
+            _EXPORT_HISTORY,
+            "/voice/history/export",
+            params=query_params(
+                {
+                    "filename": filename,
+                }
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def send_bulk(
         self,
@@ -503,3 +343,18 @@ class VoiceResource(BaseResource):
             max_chunks_in_flight=max_chunks_in_flight,
             report=report,
         )
+
+
+class VoiceResourceWithRawResponse:
+    """`cs.voice.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: VoiceResource) -> None:
+        self.send = to_raw_response(resource.send)
+        self.price = to_raw_response(resource.price)
+        self.languages = to_raw_response(resource.languages)
+        self.receipts = to_raw_page_response(resource.receipts)
+        self.cancel = to_raw_response(resource.cancel)
+        self.cancel_all = to_raw_response(resource.cancel_all)
+        self.history = to_raw_page_response(resource.history)
+        self.export_history = to_raw_response(resource.export_history)

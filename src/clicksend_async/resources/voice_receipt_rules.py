@@ -10,18 +10,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import (
-    NOT_GIVEN,
-    BaseResource,
-    NotGiven,
-    Operation,
-    TimeoutArg,
-    build_body,
-    path_segment,
-    query_params,
-)
-from clicksend_async._response import APIResponse
+from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
 __all__ = ["VoiceReceiptRulesResource", "VoiceReceiptRulesResourceWithRawResponse"]
@@ -68,148 +60,13 @@ _DELETE = Operation(
 )
 
 
-class VoiceReceiptRulesResourceWithRawResponse(BaseResource):
-    """`cs.voice_receipt_rules.with_raw_response`: the same calls, returning `APIResponse`."""
-
-    async def list(
-        self,
-        *,
-        q: str | NotGiven = NOT_GIVEN,
-        order_by: str | NotGiven = NOT_GIVEN,
-        operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
-        page: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceReceiptRulesListResponse]:
-        """Get all voice delivery receipt automations (`GET /automations/voice/receipts`)."""
-        return await self._client._call(
-            _LIST,
-            "/automations/voice/receipts",
-            params=query_params(
-                {
-                    "q": q,
-                    "order_by": order_by,
-                    "operator": operator,
-                    "page": page,
-                    "limit": limit,
-                }
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def create(
-        self,
-        payload: m.VoiceReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
-        *,
-        rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | NotGiven = NOT_GIVEN,
-        action: str | NotGiven = NOT_GIVEN,
-        action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceReceiptRulesCreateResponse]:
-        """Create voice delivery receipt automations (`POST /automations/voice/receipts`)."""
-        return await self._client._call(
-            _CREATE,
-            "/automations/voice/receipts",
-            body=build_body(
-                _CREATE,
-                payload,
-                {
-                    "rule_name": rule_name,
-                    "match_type": match_type,
-                    "action": action,
-                    "action_address": action_address,
-                    "enabled": enabled,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def get(
-        self,
-        receipt_rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceReceiptRulesGetResponse]:
-        """Get specific voice delivery receipt automation (`GET /automations/voice/receipts/{receipt_rule_id}`)."""
-        return await self._client._call(
-            _GET,
-            f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def update(
-        self,
-        receipt_rule_id: int | str,
-        payload: m.VoiceReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
-        *,
-        rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | NotGiven = NOT_GIVEN,
-        action: str | NotGiven = NOT_GIVEN,
-        action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceReceiptRulesUpdateResponse]:
-        """Update voice delivery receipt automation (`PUT /automations/voice/receipts/{receipt_rule_id}`)."""
-        return await self._client._call(
-            _UPDATE,
-            f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
-            body=build_body(
-                _UPDATE,
-                payload,
-                {
-                    "rule_name": rule_name,
-                    "match_type": match_type,
-                    "action": action,
-                    "action_address": action_address,
-                    "enabled": enabled,
-                },
-            ),
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-    async def delete(
-        self,
-        receipt_rule_id: int | str,
-        *,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> APIResponse[m.VoiceReceiptRulesDeleteResponse]:
-        """Delete voice delivery receipt automation (`DELETE /automations/voice/receipts/{receipt_rule_id}`)."""
-        return await self._client._call(
-            _DELETE,
-            f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-        )
-
-
 class VoiceReceiptRulesResource(BaseResource):
     """Voice Delivery Receipt Rules operations. Every method returns the envelope's typed `data`."""
 
     @cached_property
     def with_raw_response(self) -> VoiceReceiptRulesResourceWithRawResponse:
         """The same operations, returning the `APIResponse` (status, headers, full envelope)."""
-        return VoiceReceiptRulesResourceWithRawResponse(self._client)
+        return VoiceReceiptRulesResourceWithRawResponse(self)
 
     def list(
         self,
@@ -231,17 +88,23 @@ class VoiceReceiptRulesResource(BaseResource):
         """
 
         async def fetch(page: int, size: int) -> m.VoiceReceiptRulesListPage:
-            response = await self.with_raw_response.list(
-                q=q,
-                order_by=order_by,
-                operator=operator,
-                page=page,
-                limit=size,
+            envelope = await self._client._call(
+                _LIST,
+                "/automations/voice/receipts",
+                params=query_params(
+                    {
+                        "q": q,
+                        "order_by": order_by,
+                        "operator": operator,
+                        "page": page,
+                        "limit": size,
+                    }
+                ),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             )
-            return as_page(response.parsed.data, m.VoiceReceiptRulesListPage)
+            return as_page(envelope.data, m.VoiceReceiptRulesListPage)
 
         return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
 
@@ -262,18 +125,25 @@ class VoiceReceiptRulesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.create(
-            payload=payload,
-            rule_name=rule_name,
-            match_type=match_type,
-            action=action,
-            action_address=action_address,
-            enabled=enabled,
+        envelope = await self._client._call(
+            _CREATE,
+            "/automations/voice/receipts",
+            body=build_body(
+                _CREATE,
+                payload,
+                {
+                    "rule_name": rule_name,
+                    "match_type": match_type,
+                    "action": action,
+                    "action_address": action_address,
+                    "enabled": enabled,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def get(
         self,
@@ -284,13 +154,14 @@ class VoiceReceiptRulesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.VoiceReceiptRulesGetData | None:
         """Get specific voice delivery receipt automation (`GET /automations/voice/receipts/{receipt_rule_id}`)."""
-        response = await self.with_raw_response.get(
-            receipt_rule_id=receipt_rule_id,
+        envelope = await self._client._call(
+            _GET,
+            f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def update(
         self,
@@ -310,19 +181,25 @@ class VoiceReceiptRulesResource(BaseResource):
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
         """
-        response = await self.with_raw_response.update(
-            payload=payload,
-            receipt_rule_id=receipt_rule_id,
-            rule_name=rule_name,
-            match_type=match_type,
-            action=action,
-            action_address=action_address,
-            enabled=enabled,
+        envelope = await self._client._call(
+            _UPDATE,
+            f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
+            body=build_body(
+                _UPDATE,
+                payload,
+                {
+                    "rule_name": rule_name,
+                    "match_type": match_type,
+                    "action": action,
+                    "action_address": action_address,
+                    "enabled": enabled,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
 
     async def delete(
         self,
@@ -333,10 +210,23 @@ class VoiceReceiptRulesResource(BaseResource):
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | None:
         """Delete voice delivery receipt automation (`DELETE /automations/voice/receipts/{receipt_rule_id}`)."""
-        response = await self.with_raw_response.delete(
-            receipt_rule_id=receipt_rule_id,
+        envelope = await self._client._call(
+            _DELETE,
+            f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return response.parsed.data
+        return envelope.data
+
+
+class VoiceReceiptRulesResourceWithRawResponse:
+    """`cs.voice_receipt_rules.with_raw_response`: the same calls, returning `APIResponse`
+    (for list calls, the first page's)."""
+
+    def __init__(self, resource: VoiceReceiptRulesResource) -> None:
+        self.list = to_raw_page_response(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)

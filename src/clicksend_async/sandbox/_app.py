@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import importlib
 import json
 import logging
 import math
@@ -19,26 +18,32 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 import anyio
 import httpx
 
-from clicksend_async._resource import Operation
+from clicksend_async._client import AsyncClickSend
+from clicksend_async.sandbox import _directory  # noqa: F401  (registers its handlers)
 from clicksend_async.sandbox._config import FAULTS_BEFORE, SandboxConfig
 from clicksend_async.sandbox._handlers import HANDLERS, ApiError, Request
 from clicksend_async.sandbox._state import SandboxState
-from clicksend_async.sandbox._voximplant import CallHistory, verify_jwt
+from clicksend_async.sandbox._voximplant import CallHistory, new_service_account_key, verify_jwt
 from clicksend_async.webhooks import parse_webhook, webhook_body
+
+if TYPE_CHECKING:
+    from clicksend_async.voximplant import AsyncVoximplant
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 API_PREFIX = "/v3"
+BASE_URL = "http://sandbox.invalid"  # in-process clients: the host is never resolved
 VOXIMPLANT_PATH = "/platform_api/GetCallHistory"
 STATS_PATH = "/__sandbox/stats"
 HTML_502 = (
@@ -63,6 +68,16 @@ def _quiet_drops() -> None:
         server_log.addFilter(_QuietDrops())
 
 
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One row of the generated route table (operations.json)."""
+
+    operation_id: str
+    method: str
+    path: str
+    authenticated: bool
+
+
 class Route:
     __slots__ = ("operation", "params", "pattern")
 
@@ -77,14 +92,11 @@ class Route:
         self.pattern = re.compile(f"^{API_PREFIX}{regex}/?$")
 
 
-def all_operations() -> list[Operation]:
-    from clicksend_async.resources import RESOURCE_NAMES
-
-    found: list[Operation] = []
-    for name in RESOURCE_NAMES:
-        module = importlib.import_module(f"clicksend_async.resources.{name}")
-        found.extend(v for v in vars(module).values() if isinstance(v, Operation))
-    return found
+def operation_table() -> list[dict[str, Any]]:
+    """The generated table of every operation (routes + documented examples)."""
+    text = resources.files("clicksend_async.sandbox").joinpath("operations.json").read_text("utf-8")
+    table: list[dict[str, Any]] = json.loads(text)
+    return table
 
 
 def envelope(data: Any = None, *, status: int = 200, code: str = "SUCCESS", msg: str = "") -> bytes:
@@ -114,7 +126,10 @@ class Sandbox:
     @cached_property
     def routes(self) -> dict[str, list[Route]]:
         table: dict[str, list[Route]] = {}
-        for operation in all_operations():
+        for row in operation_table():
+            operation = Operation(
+                row["operation_id"], row["method"], row["path"], row["authenticated"]
+            )
             table.setdefault(operation.method, []).append(Route(operation))
         for routes in table.values():  # literal segments win over placeholders
             routes.sort(key=lambda r: (len(r.params), -len(r.operation.path)))
@@ -122,11 +137,42 @@ class Sandbox:
 
     @cached_property
     def examples(self) -> dict[str, Any]:
-        text = (
-            resources.files("clicksend_async.sandbox").joinpath("examples.json").read_text("utf-8")
+        return {
+            row["operation_id"]: row["example"] for row in operation_table() if "example" in row
+        }
+
+    # -- clients wired to this emulator -----------------------------------------------------------
+
+    def transport(self) -> SandboxTransport:
+        """An httpx transport into this emulator, in-process (no sockets)."""
+        return SandboxTransport(self)
+
+    def client(self, **options: Any) -> AsyncClickSend:
+        """An :class:`AsyncClickSend` talking to this emulator in-process, with its credentials;
+        keyword arguments go to the client (``max_retries``, ``timeout``, ...)."""
+        return AsyncClickSend(
+            self.config.username,
+            self.config.api_key,
+            base_url=BASE_URL + API_PREFIX,
+            transport=self.transport(),
+            **options,
         )
-        data: dict[str, Any] = json.loads(text)
-        return data
+
+    def voximplant_client(self, **options: Any) -> AsyncVoximplant:
+        """An :class:`AsyncVoximplant` paging this emulator's synthetic call history, signing
+        with a fresh service-account key whose public half the emulator verifies."""
+        from clicksend_async.voximplant import AsyncVoximplant
+
+        private_pem, public_pem = new_service_account_key()
+        self.config.voximplant_public_key = public_pem
+        return AsyncVoximplant(
+            account_id=self.config.voximplant_account_id,
+            key_id="sandbox-key",
+            private_key=private_pem,
+            base_url=BASE_URL + "/platform_api",
+            transport=self.transport(),
+            **options,
+        )
 
     # -- ASGI -------------------------------------------------------------------------------------
 

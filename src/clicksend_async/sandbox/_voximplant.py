@@ -125,3 +125,23 @@ def verify_jwt(token: str, public_key: str, account_id: int) -> str | None:
     if payload["exp"] - payload.get("iat", now) > 3600:
         return "JWT lifetime over one hour"
     return None
+
+
+def new_service_account_key() -> tuple[str, str]:
+    """A fresh RSA key pair as (private PKCS#8 PEM, public SubjectPublicKeyInfo PEM): what a
+    Voximplant service account's credentials.json holds, and what the emulator verifies with."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem

@@ -7,25 +7,29 @@ import os
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from clicksend_async import _retry, errors
-from clicksend_async._auth import VoximplantTokens
+import httpx
+
+from clicksend_async import _constants, errors
+from clicksend_async._base_client import ClientBase, RetryLater
 from clicksend_async._pagination import AsyncPaginator
-from clicksend_async._ratelimit import RateLimiter
-from clicksend_async._request import ClientBase, RequestLoop, RetryLater, decode_json
-from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
-from clicksend_async._transport import AiohttpSender, HttpxSender, RawResponse
+from clicksend_async._response import decode_json
+from clicksend_async._transport import RawResponse
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models.voximplant import CallSessionInfo, GetCallHistoryResponse
+from clicksend_async.voximplant._auth import VoximplantTokens
 
-if TYPE_CHECKING:
-    from clicksend_async.sandbox import Sandbox
+
+class _Emulator(Protocol):  # clicksend_async.sandbox.Sandbox, without importing the feature
+    def voximplant_client(self, **options: Any) -> AsyncVoximplant: ...
+
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncVoximplant", "CallHistoryPaginator"]
 
-DEFAULT_BASE_URL = "https://api.voximplant.com/platform_api"
-MAX_COUNT = 1000  # GetCallHistory's page size limit
-MAX_OFFSET = 10_000  # GetCallHistory refuses larger offsets
+DEFAULT_BASE_URL = _constants.VOXIMPLANT_BASE_URL
+MAX_COUNT = _constants.VOXIMPLANT_MAX_COUNT
+MAX_OFFSET = _constants.VOXIMPLANT_MAX_OFFSET
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Error codes (seed 004 / Voximplant's error list): credentials refused, and "try again later".
 AUTH_ERROR_CODES = frozenset({100, 433, 447, 454, 455, 456})
@@ -78,12 +82,13 @@ class AsyncVoximplant(ClientBase):
         key_id: str | None = None,
         private_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
-        timeout: TimeoutArg = _retry.DEFAULT_TIMEOUT,
-        max_retries: int = _retry.DEFAULT_MAX_RETRIES,
-        max_concurrency: int | None = _retry.DEFAULT_MAX_CONCURRENCY,
+        timeout: TimeoutArg = _constants.DEFAULT_TIMEOUT,
+        max_retries: int = _constants.DEFAULT_MAX_RETRIES,
+        max_concurrency: int | None = _constants.DEFAULT_MAX_CONCURRENCY,
         rate_limit: float | None = None,
-        max_retry_after: float = _retry.DEFAULT_MAX_RETRY_AFTER,
-        http_client: Any = None,
+        max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if key_id is None and private_key is None and api_key is None:
             path = os.environ.get("VOXIMPLANT_CREDENTIALS")
@@ -98,7 +103,6 @@ class AsyncVoximplant(ClientBase):
             )
         self.account_id = account_id
         self.base_url = base_url.rstrip("/")
-        self.emulator: Sandbox | None = None  # set by AsyncVoximplant.sandbox()
         self._tokens: VoximplantTokens | None = None
         self._legacy: dict[str, str] = {}
         if api_key is not None and key_id is None:
@@ -108,14 +112,15 @@ class AsyncVoximplant(ClientBase):
             self._tokens = VoximplantTokens(
                 account_id=account_id, key_id=key_id, private_key=private_key
             )
-        self._requests = RequestLoop(
-            HttpxSender(http_client, owned=False)
-            if http_client is not None
-            else AiohttpSender(timeout=timeout, max_connections=max_concurrency),
-            RateLimiter(rate=rate_limit, max_concurrency=max_concurrency),
+        self._init_requests(
+            timeout=timeout,
             max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            rate_limit_burst=None,
             max_retry_after=max_retry_after,
-            client_name="AsyncVoximplant",
+            transport=transport,
+            http_client=http_client,
         )
 
     @classmethod
@@ -134,41 +139,15 @@ class AsyncVoximplant(ClientBase):
         return cls.from_credentials(_read_credentials_file(path), **kwargs)
 
     @classmethod
-    def sandbox(cls, sandbox: Sandbox | None = None, **kwargs: Any) -> AsyncVoximplant:
-        """A client wired in-process to the emulator's synthetic call history, signing with a
-        fresh service-account key whose public half the emulator verifies."""
-        import httpx
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
+    def sandbox(cls, sandbox: _Emulator | None = None, **kwargs: Any) -> AsyncVoximplant:
+        """A client wired in-process to the emulator's synthetic call history: same as
+        ``Sandbox().voximplant_client(**kwargs)``."""
+        # The emulator is a feature beside the client; this delegate only keeps the short name.
+        if sandbox is None:
+            from clicksend_async.sandbox import Sandbox
 
-        from clicksend_async.sandbox import Sandbox, SandboxTransport
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-        public_pem = (
-            key.public_key()
-            .public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            .decode()
-        )
-        emulator = sandbox if sandbox is not None else Sandbox()
-        emulator.config.voximplant_public_key = public_pem
-        http = httpx.AsyncClient(transport=SandboxTransport(emulator))
-        client = cls(
-            account_id=emulator.config.voximplant_account_id,
-            key_id="sandbox-key",
-            private_key=private_pem,
-            base_url="http://sandbox.invalid/platform_api",
-            http_client=http,
-            **kwargs,
-        )
-        client._attach_sandbox(http, emulator)
-        return client
+            sandbox = Sandbox()
+        return sandbox.voximplant_client(**kwargs)
 
     # -- lifecycle (async with / aclose: ClientBase) ------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The request loop shared by every client of the SDK (ClickSend and Voximplant).
+"""The base client: one request loop (limiter + sender + retry policy) shared by both clients.
 
 One logical request = attempts through the client's limiter and sender, with the retry policy of
 ``_retry``: failures that provably happened before the request was written and 429s are retried
@@ -6,38 +6,38 @@ for every call; 5xx, read timeouts, dropped connections and undecodable bodies o
 calls, otherwise they raise with ``outcome_unknown``. What a 2xx means is the API's business:
 ``interpret`` turns it into a result, raises a typed error, or raises :class:`RetryLater` for a
 retryable API error.
+
+Core layer: it knows no API and no feature. :class:`ClientBase` assembles sender, limiter and
+loop once for every client (``transport=`` an httpx transport, ``http_client=`` an injected
+``httpx.AsyncClient``, else the default aiohttp sender) and gives them ``async with``/``aclose``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 
-from clicksend_async import _retry, errors
+from clicksend_async import _constants, _retry, errors
 from clicksend_async._ratelimit import RateLimiter
-from clicksend_async._resource import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async._transport import (
     AiohttpSender,
     HttpxSender,
     RawResponse,
     classify_transport_error,
 )
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
 logger = logging.getLogger("clicksend_async")
-
-if TYPE_CHECKING:
-    from clicksend_async.sandbox import Sandbox
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
@@ -142,7 +142,7 @@ class RequestLoop:
                 logger.debug(
                     "%s %s -> %s in %.1f ms (attempt %d)", method, path, status, elapsed, attempt
                 )
-            if status in _retry.RETRYABLE_STATUS:
+            if status in _constants.RETRYABLE_STATUS:
                 retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
                 if status == 429:
                     wait = retry_after if retry_after is not None else _retry.backoff_delay(attempt)
@@ -176,10 +176,47 @@ class RequestLoop:
 
 
 class ClientBase:
-    """Lifecycle shared by the SDK's clients: ``async with``, ``aclose()``, the sandbox hook."""
+    """What both clients share: building the request loop, ``async with``, ``aclose()``."""
 
     _requests: RequestLoop
-    emulator: Sandbox | None  # the in-process emulator, for clients made by .sandbox()
+    _timeout: TimeoutArg
+
+    def _init_requests(
+        self,
+        *,
+        timeout: TimeoutArg,
+        max_retries: int,
+        max_concurrency: int | None,
+        rate_limit: float | None,
+        rate_limit_burst: int | None,
+        max_retry_after: float,
+        transport: httpx.AsyncBaseTransport | None,
+        http_client: httpx.AsyncClient | None,
+    ) -> None:
+        if transport is not None and http_client is not None:
+            raise errors.ClickSendError("pass transport= or http_client=, not both")
+        sender: AiohttpSender | HttpxSender
+        if http_client is not None:
+            sender = HttpxSender(http_client, owned=False)  # its owner closes it
+        elif transport is not None:
+            sender = HttpxSender(
+                httpx.AsyncClient(transport=transport, timeout=timeout), owned=True
+            )
+        else:
+            # The pool is sized to max_concurrency: callers queue in the limiter, not the pool.
+            sender = AiohttpSender(timeout=timeout, max_connections=max_concurrency)
+        self._timeout = timeout
+        self._requests = RequestLoop(
+            sender,
+            RateLimiter(
+                rate=rate_limit,
+                burst=rate_limit_burst if rate_limit is not None else None,
+                max_concurrency=max_concurrency,
+            ),
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            client_name=type(self).__name__,
+        )
 
     async def __aenter__(self: ClientT) -> ClientT:
         return self
@@ -200,32 +237,23 @@ class ClientBase:
     def is_closed(self) -> bool:
         return self._requests.sender.is_closed
 
-    def _attach_sandbox(self, http: httpx.AsyncClient, emulator: Sandbox) -> None:
-        self._requests.sender = HttpxSender(http, owned=True)  # closed with the client
-        self.emulator = emulator
+    @property
+    def timeout(self) -> TimeoutArg:
+        """The default timeout of every call (a call's own ``timeout=`` overrides it)."""
+        return self._timeout
 
+    @property
+    def max_retries(self) -> int:
+        return self._requests.max_retries
 
-def decode_json(
-    response: RawResponse,
-    *,
-    method: str,
-    path: str,
-    outcome_unknown: bool = False,
-    references: Sequence[str] = (),
-) -> Any:
-    """The body as JSON, or a ``ResponseDecodeError`` showing the status and the first bytes."""
-    try:
-        return json.loads(response.content)
-    except ValueError as exc:
-        raise errors.ResponseDecodeError(
-            method=method,
-            path=path,
-            status_code=response.status,
-            content=response.content,
-            reason=str(exc) if response.content else "empty body",
-            outcome_unknown=outcome_unknown,
-            references=references,
-        ) from None
+    @property
+    def limiter(self) -> RateLimiter:
+        """The rate limiter shared by every call of this client."""
+        return self._requests.limiter
+
+    @property
+    def _sender(self) -> AiohttpSender | HttpxSender:
+        return self._requests.sender
 
 
 def transport_error(

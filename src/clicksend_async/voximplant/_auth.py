@@ -1,9 +1,8 @@
-"""Authentication. ClickSend: HTTP Basic with the API username and key. Voximplant: a
-short-lived RS256 JWT signed with a service account's private key, cached and refreshed."""
+"""Voximplant service-account auth: a short-lived RS256 JWT signed with the account's private
+key, cached and refreshed (lifetimes in ``_constants``)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -11,17 +10,7 @@ from typing import Any
 
 import anyio
 
-# Voximplant JWTs: valid for well under an hour, refreshed a minute before they expire, and
-# issued a few seconds in the past so a server clock slightly behind ours still accepts them.
-JWT_LIFETIME = 1200.0
-JWT_REFRESH_BEFORE_EXPIRY = 60.0
-JWT_CLOCK_SKEW = 5.0
-
-
-def basic_authorization(username: str, api_key: str) -> str:
-    """The ``Authorization`` header value, computed once per client rather than per request."""
-    token = base64.b64encode(f"{username}:{api_key}".encode()).decode("ascii")
-    return f"Basic {token}"
+from clicksend_async._constants import JWT_CLOCK_SKEW, JWT_LIFETIME, JWT_REFRESH_BEFORE_EXPIRY
 
 
 class VoximplantTokens:
