@@ -301,7 +301,9 @@ async def test_faults_before_processing_are_retried_for_reads() -> None:
 
 async def test_rate_limit_knob_answers_429_with_retry_after() -> None:
     sandbox = Sandbox(rate_limit=2, rate_limit_burst=1)
-    async with AsyncClickSend.sandbox(sandbox, max_retries=0) as cs:
+    # Not adaptive, and a Retry-After above the client's ceiling: the 429 itself is raised.
+    client = sandbox.client(adaptive_rate_limit=False, max_retry_after=0.5)
+    async with client as cs:
         await cs.account.get()
         with pytest.raises(errors.RateLimitError) as info:
             await cs.account.get()

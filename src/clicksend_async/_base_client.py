@@ -28,12 +28,14 @@ import httpx
 from clicksend_async import _constants, _retry, errors
 from clicksend_async._ratelimit import RateLimiter
 from clicksend_async._transport import (
+    NOT_RETRYABLE,
     AiohttpSender,
+    BodyTooLarge,
     HttpxSender,
     RawResponse,
     classify_transport_error,
 )
-from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
+from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg, total_seconds
 
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
@@ -63,6 +65,7 @@ class RequestLoop:
         max_retries: int,
         max_retry_after: float,
         client_name: str,
+        timeout: TimeoutArg = _constants.DEFAULT_TIMEOUT,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
@@ -72,6 +75,7 @@ class RequestLoop:
         self.limiter = limiter
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
+        self.timeout = timeout  # the default of every call: its phases and its total deadline
         self._client_name = client_name
         self._loop: weakref.ReferenceType[asyncio.AbstractEventLoop] | None = None
 
@@ -104,18 +108,68 @@ class RequestLoop:
         interpret: Callable[[RawResponse], T],
         status_error: ErrorFactory,
     ) -> tuple[T, RawResponse, int]:
-        """Send until success or a final failure; returns (result, response, attempts)."""
+        """Send until success or a final failure; returns (result, response, attempts).
+
+        The whole call, queueing in the limiter included, ends by the ``total`` of its timeout
+        with ``errors.TimeoutError`` (``outcome_unknown`` when a send may have been written).
+        """
         self.check_event_loop()
+        effective = self.timeout if isinstance(timeout, NotGiven) else timeout
+        total = total_seconds(effective)
+        attempt = _Attempt()
+        if total is None:
+            return await self._attempts(
+                attempt, method, url, path, params, headers, content, timeout, max_retries,
+                idempotent, references, interpret, status_error, deadline=None,
+            )  # fmt: skip
+        deadline = anyio.current_time() + total
+        with anyio.CancelScope(deadline=deadline) as scope:
+            return await self._attempts(
+                attempt, method, url, path, params, headers, content, timeout, max_retries,
+                idempotent, references, interpret, status_error, deadline=deadline,
+            )  # fmt: skip
+        assert scope.cancelled_caught
+        maybe_sent = attempt.maybe_sent and not idempotent
+        logger.info("%s %s: gave up at the call's %.3g s deadline", method, path, total)
+        raise errors.TimeoutError(
+            f"no complete answer within the call's total timeout of {total:g} s "
+            f"({attempt.number} attempt(s))",
+            method=method,
+            path=path,
+            outcome_unknown=maybe_sent,
+            references=references,
+        )
+
+    async def _attempts(
+        self,
+        attempt: _Attempt,
+        method: str,
+        url: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: Headers,
+        content: bytes | None,
+        timeout: TimeoutArg | NotGiven,
+        max_retries: int | NotGiven,
+        idempotent: bool,
+        references: Sequence[str],
+        interpret: Callable[[RawResponse], T],
+        status_error: ErrorFactory,
+        *,
+        deadline: float | None,
+    ) -> tuple[T, RawResponse, int]:
         retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
         send = self.sender.send
-        attempt = 0
+        limiter = self.limiter
+        failures = 0  # attempts that count against max_retries (429s count against the clock)
         while True:
-            attempt += 1
-            retries_left = attempt <= retries
+            attempt.number += 1
+            retries_left = failures < retries
             header_values = headers if isinstance(headers, Mapping) else await headers()
             started = time.monotonic()
             try:
-                async with self.limiter.slot():
+                async with limiter.slot():
+                    attempt.maybe_sent = True
                     response = await send(
                         method,
                         url,
@@ -124,11 +178,21 @@ class RequestLoop:
                         content=content,
                         timeout=timeout,
                     )
+                    limiter.observe(response.status, response.headers)
             except httpx.TransportError as exc:
                 maybe_sent = classify_transport_error(exc)
-                if (not maybe_sent or idempotent) and retries_left:
-                    await anyio.sleep(_retry.backoff_delay(attempt))
+                attempt.maybe_sent = maybe_sent
+                final = isinstance(exc, NOT_RETRYABLE)  # certificate refused, body too large
+                if not final and (not maybe_sent or idempotent) and retries_left:
+                    failures += 1
+                    delay = _retry.backoff_delay(failures)
+                    logger.info(
+                        "%s %s: %s, retry %d in %.2f s", method, path, type(exc).__name__,
+                        failures, delay,
+                    )  # fmt: skip
+                    await anyio.sleep(delay)
                     continue
+                logger.info("%s %s: %s (not retried)", method, path, type(exc).__name__)
                 raise transport_error(
                     exc,
                     method,
@@ -136,43 +200,72 @@ class RequestLoop:
                     outcome_unknown=maybe_sent and not idempotent,
                     references=references,
                 ) from exc
+            attempt.maybe_sent = False  # an answer arrived: what it means is decided below
             status = response.status
             if logger.isEnabledFor(logging.DEBUG):
                 elapsed = (time.monotonic() - started) * 1000
                 logger.debug(
-                    "%s %s -> %s in %.1f ms (attempt %d)", method, path, status, elapsed, attempt
-                )
+                    "%s %s -> %s in %.1f ms (attempt %d)",
+                    method, path, status, elapsed, attempt.number,
+                )  # fmt: skip
             if status in _constants.RETRYABLE_STATUS:
                 retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
                 if status == 429:
-                    wait = retry_after if retry_after is not None else _retry.backoff_delay(attempt)
+                    # A 429 proves the request was not processed: retrying is always safe, and
+                    # bounded by the call's deadline rather than by max_retries.
+                    wait = retry_after if retry_after is not None else _retry.backoff_delay(1)
                     # One 429 pauses every task of this client, not only the one that saw it.
-                    self.limiter.pause(min(wait, self.max_retry_after))
-                    if retries_left and wait <= self.max_retry_after:
+                    limiter.pause(min(wait, self.max_retry_after))
+                    in_time = (
+                        retries_left if deadline is None else anyio.current_time() + wait < deadline
+                    )
+                    if in_time and wait <= self.max_retry_after:
+                        logger.info("%s %s: 429, client paused %.2f s", method, path, wait)
                         continue  # the limiter's pause is the wait
                     raise status_error(response, status, retry_after, False)
                 if idempotent and retries_left:
-                    delay = _retry.backoff_delay(attempt) if retry_after is None else retry_after
+                    failures += 1
+                    delay = _retry.backoff_delay(failures) if retry_after is None else retry_after
                     if delay <= self.max_retry_after:
+                        logger.info(
+                            "%s %s: HTTP %d, retry %d in %.2f s", method, path, status,
+                            failures, delay,
+                        )  # fmt: skip
                         await anyio.sleep(delay)
                         continue
                 # A 5xx may have been processed: for a send, nobody can tell.
                 raise status_error(response, status, retry_after, not idempotent)
+            if 300 <= status < 400:
+                # Redirects are never followed (they could carry credentials elsewhere), and
+                # following one later would not make it succeed: raise at once.
+                raise status_error(response, status, None, False)
             if status >= 400:
                 raise status_error(response, status, None, False)
             try:
-                return interpret(response), response, attempt
+                return interpret(response), response, attempt.number
             except RetryLater as later:
                 if not (idempotent and retries_left):
                     raise later.error from None
+                failures += 1
                 await anyio.sleep(
-                    later.delay if later.delay is not None else _retry.backoff_delay(attempt)
+                    later.delay if later.delay is not None else _retry.backoff_delay(failures)
                 )
             except errors.ResponseDecodeError:
                 # A truncated or garbled body: repeating a read is safe, a send is not.
                 if not (idempotent and retries_left):
                     raise
-                await anyio.sleep(_retry.backoff_delay(attempt))
+                failures += 1
+                await anyio.sleep(_retry.backoff_delay(failures))
+
+
+class _Attempt:
+    """What the deadline handler needs to know about the attempt in progress."""
+
+    __slots__ = ("maybe_sent", "number")
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.maybe_sent = False  # an attempt is between being handed to the sender and its answer
 
 
 class ClientBase:
@@ -192,6 +285,7 @@ class ClientBase:
         max_retry_after: float,
         transport: httpx.AsyncBaseTransport | None,
         http_client: httpx.AsyncClient | None,
+        adaptive_rate_limit: bool = True,
     ) -> None:
         if transport is not None and http_client is not None:
             raise errors.ClickSendError("pass transport= or http_client=, not both")
@@ -212,10 +306,12 @@ class ClientBase:
                 rate=rate_limit,
                 burst=rate_limit_burst if rate_limit is not None else None,
                 max_concurrency=max_concurrency,
+                adaptive=adaptive_rate_limit,
             ),
             max_retries=max_retries,
             max_retry_after=max_retry_after,
             client_name=type(self).__name__,
+            timeout=timeout,
         )
 
     async def __aenter__(self: ClientT) -> ClientT:
@@ -263,7 +359,17 @@ def transport_error(
     *,
     outcome_unknown: bool,
     references: Sequence[str],
-) -> errors.TransportError:
+) -> errors.TransportError | errors.ResponseTooLargeError:
+    if isinstance(exc, BodyTooLarge):
+        return errors.ResponseTooLargeError(
+            method=method,
+            path=path,
+            status_code=exc.status,
+            content=exc.prefix,
+            reason=str(exc),
+            outcome_unknown=outcome_unknown,
+            references=references,
+        )
     timed_out = isinstance(exc, httpx.TimeoutException)
     error_class = errors.TimeoutError if timed_out else errors.ConnectionError
     return error_class(

@@ -60,6 +60,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         rate_limit: float | None = _constants.DEFAULT_RATE_LIMIT_PER_SECOND,
         rate_limit_burst: int | None = None,
         max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
+        adaptive_rate_limit: bool = True,
         default_headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -93,6 +94,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             max_retry_after=max_retry_after,
             transport=transport,
             http_client=http_client,
+            adaptive_rate_limit=adaptive_rate_limit,
         )
 
     @classmethod

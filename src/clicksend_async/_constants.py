@@ -1,13 +1,13 @@
 """Every policy number of the SDK, in one place: retries, timeouts, pools, pages, auth, bulk.
 
-Bottom layer: imports nothing of the SDK. Modules read these names; tests and benchmarks may
-monkeypatch them. Values that are facts of the API (page-size bounds, 1000 messages per send)
+Bottom layer: imports nothing of the SDK but ``_types``. Modules read these names; tests and
+benchmarks may monkeypatch them. Values that are facts of the API (page-size bounds, 1000 messages per send)
 are marked as such; the rest are choices, each with its reason.
 """
 
 from __future__ import annotations
 
-import httpx
+from clicksend_async._types import Timeout
 
 # -- endpoints -------------------------------------------------------------------------------------
 DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
@@ -24,9 +24,18 @@ DEFAULT_MAX_RETRY_AFTER = 60.0  # a longer Retry-After is not waited out: the er
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 # -- timeouts, pool, limiter -----------------------------------------------------------------------
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=None)  # pool: the SDK queues, not httpx
+# connect 5 s, each read/write 30 s, the whole call (queueing, attempts, backoff) 120 s.
+# No pool timeout: the SDK queues callers in its limiter, not in httpx's pool.
+DEFAULT_TIMEOUT = Timeout(30.0, connect=5.0, pool=None, total=120.0)
 DEFAULT_MAX_CONCURRENCY = 64
 DEFAULT_RATE_LIMIT_PER_SECOND: float | None = None  # client-side bucket off unless asked for
+# Adaptive pacing after 429s without rate-limit headers (AIMD, see _ratelimit.py).
+PACE_MIN = 0.5  # requests/s: the pace never drops below this
+PACE_DECREASE = 0.5  # multiplicative decrease on a 429
+PACE_INCREASE = 1.0  # additive increase: about this many requests/s more per second
+PACE_FORGET = 60.0  # seconds without a 429 after which the learned pace is dropped
+# The largest answer body read; a larger one is a typed error and its connection is discarded.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 KEEPALIVE_SECONDS = 30.0  # idle pooled connections are closed after this (aiohttp connector)
 
 # -- pagination (the API's bounds for `limit`) -----------------------------------------------------

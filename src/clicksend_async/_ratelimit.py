@@ -21,6 +21,20 @@ removes itself; one cancelled after being handed a unit passes it on. A token is
 synchronous step after all waiting is done, so cancelling a waiter never consumes a token, and the
 pause deadline is stored on the limiter, not in any waiter, so it outlives cancelled waiters.
 
+Adaptive pacing (``adaptive=True``, what the clients use): the limiter also learns the pace the
+*server* allows, so a rate-limited account is sent to at that pace instead of in waves of 429s:
+
+- **Probe**: until the first answer arrives, one request is in flight at a time (a slow start),
+  so the server's ``x-ratelimit-*`` headers are known before a burst.
+- **Headers**: ``x-ratelimit-limit`` per ``x-ratelimit-window`` seconds (default 1) becomes the
+  pace; ``x-ratelimit-remaining: 0`` pauses until ``x-ratelimit-reset`` (seconds, or a unix time).
+- **429 without headers**: additive-increase / multiplicative-decrease. The pace halves from the
+  measured request rate (at most once per pause), grows by about one request/s per second without
+  a 429, and is dropped after ``PACE_FORGET`` seconds without one.
+
+Paced requests leave one every ``1/pace`` seconds, also when a pause ends: paused tasks are
+released at the pace, not all at once.
+
 Nothing is bound to an event loop: construction only stores numbers, events are created while
 waiting, and the clock is :func:`anyio.current_time`. The limiter is not thread-safe; use it from
 the event loop thread(s) that run the client's requests, one loop at a time.
@@ -29,11 +43,15 @@ the event loop thread(s) that run the client's requests, one loop at a time.
 from __future__ import annotations
 
 import math
+import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 import anyio
+
+from clicksend_async import _constants
 
 __all__ = ["RateLimiter"]
 
@@ -84,13 +102,14 @@ class _FifoGate:
 
 
 class _Slot(AbstractAsyncContextManager[None]):
-    __slots__ = ("_limiter",)
+    __slots__ = ("_limiter", "_probe")
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
+        self._probe = False
 
     async def __aenter__(self) -> None:
-        await self._limiter._acquire()
+        self._probe = await self._limiter._acquire()
 
     async def __aexit__(
         self,
@@ -98,7 +117,7 @@ class _Slot(AbstractAsyncContextManager[None]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._limiter._release()
+        self._limiter._release(self._probe)
 
 
 class RateLimiter:
@@ -115,17 +134,28 @@ class RateLimiter:
     """
 
     __slots__ = (
+        "_adaptive",
         "_burst",
         "_capacity",
+        "_decreased_at",
+        "_header_pace",
         "_in_flight",
         "_last",
+        "_learned",
         "_longest_pause",
         "_max_concurrency",
+        "_pace",
+        "_pace_next",
+        "_pace_touched",
         "_paused_until",
+        "_probe_event",
+        "_probe_in_flight",
         "_rate",
         "_slots",
         "_tokens",
         "_turn",
+        "_window_count",
+        "_window_start",
     )
 
     def __init__(
@@ -134,6 +164,7 @@ class RateLimiter:
         rate: float | None = None,
         burst: int | None = None,
         max_concurrency: int | None = None,
+        adaptive: bool = False,
     ) -> None:
         if rate is not None and (
             isinstance(rate, bool)
@@ -174,6 +205,18 @@ class RateLimiter:
         # Serialises waiting for the pause/a token: only the head waiter sleeps, the others queue
         # behind it in order, which makes the bucket FIFO.
         self._turn = _FifoGate(1)
+        # Adaptive pacing (see the module docstring).
+        self._adaptive = adaptive
+        self._learned = not adaptive  # an answer was seen: no more probing
+        self._probe_in_flight = False
+        self._probe_event: anyio.Event | None = None
+        self._pace: float | None = None  # requests/s the server allows, as learned
+        self._header_pace = False  # the pace came from x-ratelimit headers (no AIMD)
+        self._pace_next = -math.inf  # when the next paced request may leave
+        self._pace_touched = 0.0  # last 429 (AIMD), for forgetting the pace
+        self._decreased_at = -math.inf
+        self._window_start = -math.inf  # request-rate measurement: one-second windows
+        self._window_count = 0
 
     def __repr__(self) -> str:
         return (
@@ -202,6 +245,11 @@ class RateLimiter:
     def in_flight(self) -> int:
         """Number of slots currently held (including holders still waiting for a token)."""
         return self._in_flight
+
+    @property
+    def pace(self) -> float | None:
+        """The learned requests/s the server allows (adaptive pacing), or None."""
+        return self._pace
 
     @property
     def paused_until(self) -> float:
@@ -241,29 +289,98 @@ class RateLimiter:
         self._paused_until = until
         self._longest_pause = max(self._longest_pause, seconds)
 
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from one answer (adaptive pacing): its rate-limit headers, and a 429."""
+        if not self._adaptive:
+            return
+        self._learned = True
+        self._wake_probe_waiters()
+        limit = _number(headers.get("x-ratelimit-limit"))
+        if limit is not None and limit > 0:
+            window = _number(headers.get("x-ratelimit-window")) or 1.0
+            self._pace = limit / window if self._rate is None else min(self._rate, limit / window)
+            self._header_pace = True
+        remaining = _number(headers.get("x-ratelimit-remaining"))
+        if remaining is not None and remaining < 1:
+            reset = _number(headers.get("x-ratelimit-reset"))
+            if reset is not None:
+                if reset > 1e9:  # a unix time, not a delay
+                    reset -= time.time()
+                self.pause(min(max(reset, 0.0), _constants.DEFAULT_MAX_RETRY_AFTER))
+        now = anyio.current_time()
+        if status == 429:
+            self._slow_down(now)
+        elif self._pace is not None and not self._header_pace:
+            # Additive increase: about +1 request/s per second of answers without a 429.
+            self._pace = min(self._pace + _constants.PACE_INCREASE / self._pace, 1e6)
+            if now - self._pace_touched > _constants.PACE_FORGET:
+                self._pace = None
+
+    def _slow_down(self, now: float) -> None:
+        if self._header_pace:
+            return  # the server said what it allows; the pause handles the rest
+        if now - self._decreased_at < max(1.0, 1.0 / (self._pace or 1.0)):
+            return  # one wave of 429s is one signal, not many
+        measured = self._window_count / max(now - self._window_start, 1.0)
+        current = self._pace if self._pace is not None else max(measured, _constants.PACE_MIN)
+        self._pace = max(_constants.PACE_MIN, current * _constants.PACE_DECREASE)
+        self._decreased_at = self._pace_touched = now
+
     # -- internals ------------------------------------------------------------------------------
 
-    async def _acquire(self) -> None:
+    async def _acquire(self) -> bool:
+        """Wait for a slot; True when this request is the probe of an adaptive limiter."""
         slots = self._slots
         if slots is not None:
             await slots.acquire()
         self._in_flight += 1
+        probe = False
         try:
-            # Hot path (no rate, no pause, nobody queued for a turn): no lock, no checkpoint.
+            if not self._learned:
+                probe = await self._wait_probe()
+            # Hot path (no rate, no pace, no pause, nobody queued for a turn): no checkpoint.
             if (
                 self._rate is not None
+                or self._pace is not None
                 or not self._turn.idle
                 or (self._paused_until and anyio.current_time() < self._paused_until)
             ):
                 await self._wait_turn()
+            if self._adaptive:
+                self._count_request()
         except BaseException:
-            self._release()
+            self._release(probe)
             raise
+        return probe
 
-    def _release(self) -> None:
+    def _release(self, probe: bool = False) -> None:
         self._in_flight -= 1
+        if probe:
+            self._probe_in_flight = False
+            self._wake_probe_waiters()  # no answer (e.g. refused): the next waiter probes
         if self._slots is not None:
             self._slots.release()
+
+    async def _wait_probe(self) -> bool:
+        while not self._learned:
+            if not self._probe_in_flight:
+                self._probe_in_flight = True
+                return True
+            if self._probe_event is None:
+                self._probe_event = anyio.Event()
+            await self._probe_event.wait()
+        return False
+
+    def _wake_probe_waiters(self) -> None:
+        if self._probe_event is not None:
+            self._probe_event.set()
+            self._probe_event = None
+
+    def _count_request(self) -> None:
+        now = anyio.current_time()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
 
     async def _wait_turn(self) -> None:
         turn = self._turn
@@ -277,15 +394,21 @@ class RateLimiter:
                     # known now and re-checking is enough.
                     await anyio.sleep(self._paused_until - now)
                     continue
+                pace = self._pace
+                if pace is not None and now < self._pace_next:
+                    await anyio.sleep(self._pace_next - now)
+                    continue
                 rate = self._rate
-                if rate is None:
-                    return
-                self._refill(now, rate)
-                if self._tokens >= 1.0 - _EPSILON:
+                if rate is not None:
+                    self._refill(now, rate)
+                    if self._tokens < 1.0 - _EPSILON:
+                        await anyio.sleep((1.0 - self._tokens) / rate)
+                        continue
                     # The only place a token is consumed: synchronous, after all waiting.
                     self._tokens = max(0.0, self._tokens - 1.0)
-                    return
-                await anyio.sleep((1.0 - self._tokens) / rate)
+                if pace is not None:
+                    self._pace_next = max(now, self._pace_next) + 1.0 / pace
+                return
         finally:
             turn.release()
 
@@ -304,3 +427,13 @@ class RateLimiter:
             self._paused_until = now
         if self._last > limit:
             self._last = now
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

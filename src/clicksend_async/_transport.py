@@ -19,18 +19,49 @@ connect error. (The third-party ``httpx-aiohttp`` maps every ``ClientConnectionE
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import httpx
+import yarl
 
 from clicksend_async import _constants
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
-from clicksend_async.errors import ClickSendError
+from clicksend_async.errors import ClickSendError, redact
 
 # Failures that provably happened before any byte of the request left: safe to retry any call.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class CertificateError(httpx.ConnectError):
+    """The server's TLS certificate was refused (untrusted, expired, wrong host). Nothing was
+    sent, and trying again cannot succeed, so it is never retried."""
+
+
+class BodyTooLarge(httpx.ReadError):
+    """The answer is larger than the sender's ``max_response_bytes``; the connection was
+    discarded. Only ``prefix`` (the first bytes) is kept."""
+
+    def __init__(self, message: str, *, request: httpx.Request, status: int, prefix: bytes) -> None:
+        super().__init__(message, request=request)
+        self.status = status
+        self.prefix = prefix
+
+
+# Transport failures that retrying cannot fix.
+NOT_RETRYABLE = (CertificateError, BodyTooLarge)
+PREFIX_BYTES = 1024  # what an error keeps of a body it refused
+
+
+def _too_large(method: str, url: str, status: int, prefix: bytes, limit: int) -> BodyTooLarge:
+    return BodyTooLarge(
+        f"the answer (HTTP {status}) is larger than max_response_bytes={limit:,}",
+        request=httpx.Request(method, url),
+        status=status,
+        prefix=prefix[:PREFIX_BYTES],
+    )
 
 
 def classify_transport_error(exc: httpx.TransportError) -> bool:
@@ -75,9 +106,11 @@ class RawResponse:
 def map_aiohttp_error(exc: BaseException, method: str, url: str) -> httpx.TransportError:
     """The httpx error that says as much as is known about whether the request was sent."""
     request = httpx.Request(method, url)
-    message = f"{type(exc).__name__}: {exc}"
+    message = redact(f"{type(exc).__name__}: {exc}")  # aiohttp's text includes the URL
     if isinstance(exc, aiohttp.ConnectionTimeoutError):  # connect phase only
         return httpx.ConnectTimeout(message, request=request)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return CertificateError(f"TLS certificate verification failed: {message}", request=request)
     if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS handshake
         return httpx.ConnectError(message, request=request)
     if isinstance(exc, (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError, TimeoutError)):
@@ -102,8 +135,15 @@ class AiohttpSender:
     """Requests over one ``aiohttp.ClientSession``, created on first use inside the running
     event loop (never at construction, so a client can be made in a notebook cell)."""
 
-    def __init__(self, *, timeout: TimeoutArg, max_connections: int | None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: TimeoutArg,
+        max_connections: int | None,
+        max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+    ) -> None:
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self._default_timeout = _aiohttp_timeout(timeout)
         self._max_connections = max_connections or 0  # aiohttp: 0 = unbounded
         self._session: aiohttp.ClientSession | None = None
@@ -154,19 +194,35 @@ class AiohttpSender:
         client_timeout = (
             self._default_timeout if isinstance(timeout, NotGiven) else _aiohttp_timeout(timeout)
         )
+        # encoded=True: the path is sent exactly as the SDK escaped it. Parsed normally, yarl
+        # would decode "%2E%2E" and drop the dot segment (DELETE /lists/1/contacts/.. -> /lists/1/).
+        target = yarl.URL(url, encoded=True)
+        if params:
+            target = target.with_query(params)
+        limit = self.max_response_bytes
         try:
             async with session.request(
                 method,
-                url,
-                params=params,
+                target,
                 headers=headers,
                 data=content,
                 allow_redirects=False,
                 timeout=client_timeout,
             ) as response:
-                body = await response.read()
+                declared = response.content_length
+                if declared is not None and declared > limit:
+                    response.close()  # discard the connection, never read the body
+                    raise _too_large(method, url, response.status, b"", limit)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_chunked(65536):
+                    size += len(chunk)
+                    chunks.append(chunk)
+                    if size > limit:
+                        response.close()
+                        raise _too_large(method, url, response.status, b"".join(chunks), limit)
                 return RawResponse(
-                    response.status, response.headers, body, method=method, url=str(response.url)
+                    response.status, response.headers, b"".join(chunks), method=method, url=url
                 )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise map_aiohttp_error(exc, method, url) from exc
@@ -181,9 +237,16 @@ class AiohttpSender:
 class HttpxSender:
     """Requests through an ``httpx.AsyncClient`` (injected by the caller, or made for them)."""
 
-    def __init__(self, client: httpx.AsyncClient, *, owned: bool) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        owned: bool,
+        max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+    ) -> None:
         self.client = client
         self.owned = owned
+        self.max_response_bytes = max_response_bytes
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -211,11 +274,36 @@ class HttpxSender:
             content=content,
             timeout=httpx.USE_CLIENT_DEFAULT if isinstance(timeout, NotGiven) else timeout,
         )
-        response = await self.client.send(request)
+        if self.client.is_closed:
+            raise ClickSendError("this client is closed; create a new one")
+        limit = self.max_response_bytes
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            if _certificate_refused(exc):
+                raise CertificateError(
+                    f"TLS certificate verification failed: {redact(str(exc))}", request=request
+                ) from exc
+            raise
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _too_large(method, url, response.status_code, b"", limit)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > limit:
+                    raise _too_large(method, url, response.status_code, b"".join(chunks), limit)
+        finally:
+            await response.aclose()  # unread: httpx discards the connection
+        body = b"".join(chunks)
+        response._content = body  # what response.content / .json() would have read
         return RawResponse(
             response.status_code,
             response.headers,
-            response.content,
+            body,
             method=method,
             url=str(request.url),
             http=response,
@@ -224,3 +312,12 @@ class HttpxSender:
     async def aclose(self) -> None:
         if self.owned:
             await self.client.aclose()
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

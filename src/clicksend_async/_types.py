@@ -21,6 +21,7 @@ __all__ = [
     "IntLike",
     "Money",
     "NotGiven",
+    "Timeout",
     "TimeoutArg",
     "UnixTime",
     "VoxDateTime",
@@ -41,7 +42,47 @@ class NotGiven(enum.Enum):
 
 
 NOT_GIVEN = NotGiven.NOT_GIVEN
-TimeoutArg = float | httpx.Timeout | None  # seconds for every phase, or httpx's per-phase Timeout
+
+
+class Timeout(httpx.Timeout):
+    """httpx's per-phase timeouts (``connect``, ``read``, ``write``, ``pool``) plus ``total``: a
+    deadline for the whole call, covering the wait in the limiter (429 pauses included), every
+    attempt and every backoff sleep. ``total=None`` means no overall deadline.
+
+    ``Timeout(30.0, connect=5.0, total=120.0)``; a plain number ``t`` as a ``timeout=`` means
+    ``Timeout(t, total=t)``; an ``httpx.Timeout`` bounds each phase only.
+    """
+
+    def __init__(self, *args: Any, total: float | None = None, **kwargs: Any) -> None:
+        if total is not None and not total > 0:
+            raise ValueError(f"total must be a positive number of seconds or None, got {total!r}")
+        super().__init__(*args, **kwargs)
+        self.total = total
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and getattr(other, "total", None) == self.total
+
+    def __hash__(self) -> int:
+        return hash((self.connect, self.read, self.write, self.pool, self.total))
+
+    def __repr__(self) -> str:
+        return (
+            f"Timeout(connect={self.connect}, read={self.read}, write={self.write}, "
+            f"pool={self.pool}, total={self.total})"
+        )
+
+
+# seconds for every phase and the whole call, httpx's per-phase Timeout, or a Timeout with total
+TimeoutArg = float | httpx.Timeout | None
+
+
+def total_seconds(timeout: TimeoutArg) -> float | None:
+    """The whole-call deadline a ``timeout=`` value sets (None: no overall deadline)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, (int, float)):
+        return float(timeout)
+    return getattr(timeout, "total", None)
 
 
 def _is_blank(value: Any) -> bool:

@@ -13,6 +13,7 @@
     │   ├── ConnectionError           (also a builtins.ConnectionError)
     │   └── TimeoutError              (also a builtins.TimeoutError)
     ├── ResponseDecodeError           an answer that is not the JSON it should be
+    │   └── ResponseTooLargeError     larger than max_response_bytes (not read)
     ├── EventLoopError                a client used on another event loop than its first
     └── VoximplantError               Voximplant's {"error": {"code", "msg"}} (sent with HTTP 200)
         └── VoximplantAuthenticationError   codes 100, 433, 447, 454-456 (bad/expired key or JWT)
@@ -25,6 +26,7 @@ carries the ``custom_string`` of every message in it so the caller can reconcile
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,12 +42,34 @@ __all__ = [
     "RateLimitError",
     "RequestValidationError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "TimeoutError",
     "TransportError",
     "VoximplantAuthenticationError",
     "VoximplantError",
 ]
+
+# Query parameters and URL parts whose values are credentials: never shown in a message.
+_SECRET_QUERY = re.compile(
+    r"(?i)\b(api_?key|key|password|passwd|token|access_token|secret|signature|jwt)=([^&\s'\"]*)"
+)
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]|\r|\n")
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of credential-like query parameters and URL user-info masked."""
+    return _URL_USERINFO.sub(r"\1***@", _SECRET_QUERY.sub(r"\1=***", text))
+
+
+def escape_control(text: str) -> str:
+    """``text`` with control characters (CR, LF, NUL, ...) shown as escapes, so a value quoted in
+    a message can never start a forged log line."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTENT_KEPT = 4096  # bytes of an undecodable body kept on the error
 
 _UNKNOWN_NOTE = "outcome unknown: the server may have processed this request, so it was not retried"
 
@@ -64,7 +88,7 @@ class RequestValidationError(ClickSendError, ValueError):
             f"{'.'.join(str(part) for part in e.get('loc', ())) or '<body>'}: {e.get('msg', '')}"
             for e in self.errors
         )
-        super().__init__(f"invalid arguments for {operation}: {details}")
+        super().__init__(escape_control(f"invalid arguments for {operation}: {details}"))
 
 
 class _RequestError(ClickSendError):
@@ -87,7 +111,7 @@ class _RequestError(ClickSendError):
         if outcome_unknown:
             text += f" ({_UNKNOWN_NOTE}"
             text += f"; references: {', '.join(self.references)})" if self.references else ")"
-        super().__init__(text)
+        super().__init__(escape_control(redact(text)))
 
 
 class APIError(_RequestError):
@@ -175,7 +199,7 @@ class ResponseDecodeError(_RequestError):
         references: Sequence[str] = (),
     ) -> None:
         self.status_code = status_code
-        self.content = content
+        self.content = content[:_CONTENT_KEPT]  # a bounded prefix: bodies can be huge
         head = content[:120].decode("utf-8", "replace")
         super().__init__(
             f"HTTP {status_code}, undecodable body ({reason}); first bytes: {head!r}",
@@ -184,6 +208,11 @@ class ResponseDecodeError(_RequestError):
             outcome_unknown=outcome_unknown,
             references=references,
         )
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """The answer is larger than the client's ``max_response_bytes``: it was not read, its
+    connection was discarded, and ``content`` holds only its first bytes."""
 
 
 class EventLoopError(ClickSendError, RuntimeError):
@@ -197,7 +226,7 @@ class VoximplantError(ClickSendError):
         self.method = method
         self.code = code
         self.msg = msg
-        super().__init__(f"Voximplant {method}: error {code}: {msg}")
+        super().__init__(escape_control(f"Voximplant {method}: error {code}: {msg}"))
 
 
 class VoximplantAuthenticationError(VoximplantError):

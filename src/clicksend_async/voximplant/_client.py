@@ -87,6 +87,7 @@ class AsyncVoximplant(ClientBase):
         max_concurrency: int | None = _constants.DEFAULT_MAX_CONCURRENCY,
         rate_limit: float | None = None,
         max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
+        adaptive_rate_limit: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -121,6 +122,7 @@ class AsyncVoximplant(ClientBase):
             max_retry_after=max_retry_after,
             transport=transport,
             http_client=http_client,
+            adaptive_rate_limit=adaptive_rate_limit,
         )
 
     @classmethod
