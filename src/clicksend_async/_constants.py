@@ -1,8 +1,8 @@
 """Every policy number of the SDK, in one place: retries, timeouts, pools, pages, auth, bulk.
 
 Bottom layer: imports nothing of the SDK but ``_types``. Modules read these names; tests and
-benchmarks may monkeypatch them. Values that are facts of the API (page-size bounds, 1000 messages per send)
-are marked as such; the rest are choices, each with its reason.
+benchmarks may monkeypatch them. Values that are facts of the API (page-size bounds, 1000
+messages per send) are marked as such; the rest are choices, each with its reason.
 """
 
 from __future__ import annotations
