@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 import httpx
@@ -207,14 +208,21 @@ def test_credentials_never_in_repr(credentials: dict[str, Any]) -> None:
     assert "PRIVATE KEY" not in text and KEY_ID not in text
 
 
-async def test_legacy_api_key_goes_in_the_query(router: respx.MockRouter) -> None:
+async def test_legacy_api_key_goes_in_the_form_body_never_the_url(
+    router: respx.MockRouter,
+) -> None:
     route = router.post("/GetCallHistory").mock(return_value=ok([]))
     http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
     vox = AsyncVoximplant(account_id=42, api_key="legacy-key", http_client=http)
     await vox.call_history(from_date="2026-04-28 00:00:00", to_date="2026-04-29 00:00:00")
-    params = route.calls[0].request.url.params
-    assert (params["account_id"], params["api_key"]) == ("42", "legacy-key")
-    assert "authorization" not in route.calls[0].request.headers
+    request = route.calls[0].request
+    assert "legacy-key" not in str(request.url)
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert dict(parse_qsl(request.content.decode())) == {
+        "account_id": "42",
+        "api_key": "legacy-key",
+    }
+    assert "authorization" not in request.headers
     await http.aclose()
 
 

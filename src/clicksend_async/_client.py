@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -12,7 +11,7 @@ import httpx
 
 from clicksend_async import _constants, errors
 from clicksend_async._base_client import ClientBase
-from clicksend_async._operation import Operation, body_references
+from clicksend_async._operation import Operation, body_references, check_headers, json_body
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._response import (
     APIResponse,
@@ -78,6 +77,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         self.base_url = (
             base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
         ).rstrip("/")
+        check_headers("default_headers", default_headers or {})
         self._headers = {
             "Authorization": basic_authorization(username, api_key),
             "Accept": "application/json",
@@ -214,6 +214,13 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         extra_headers: Mapping[str, str] | None,
     ) -> APIResponse[Any]:
         references = body_references(body)
+        if extra_headers:
+            check_headers("extra_headers", extra_headers)
+        try:
+            content = None if body is None else json_body(body)
+        except (TypeError, ValueError) as exc:  # only reachable through request(json=...)
+            problem = {"loc": ("json",), "msg": f"cannot be sent as JSON: {exc}"}
+            raise errors.RequestValidationError(operation.operation_id, [problem]) from None
 
         def interpret(response: RawResponse) -> EnvelopeT:
             return parse_envelope(response, operation, path, references)
@@ -237,7 +244,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             path=path,
             params=params,
             headers={**self._headers, **extra_headers} if extra_headers else self._headers,
-            content=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
+            content=content,
             timeout=timeout,
             max_retries=max_retries,
             idempotent=operation.idempotent,

@@ -5,6 +5,8 @@ Core layer: knows the wire conventions of ClickSend, no client and no feature.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,8 +78,73 @@ def build_body(
         validated = model.model_validate(merged)
     except ValidationError as exc:
         raise RequestValidationError(operation.operation_id, exc.errors()) from None
-    wire: dict[str, Any] = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    except (ValueError, TypeError, OverflowError) as exc:  # a validator that could not cope
+        raise RequestValidationError(
+            operation.operation_id, [{"loc": ("body",), "msg": f"{type(exc).__name__}: {exc}"}]
+        ) from None
+    return dump_body(operation.operation_id, validated)
+
+
+def dump_body(operation_id: str, validated: BaseModel) -> dict[str, Any]:
+    """The wire JSON of a validated body; a value that validates but cannot be written (a year
+    past 9999, an unpaired surrogate, ...) is a RequestValidationError naming the field."""
+    try:
+        wire: dict[str, Any] = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        json_body(wire)
+    except RequestValidationError:
+        raise
+    except Exception as exc:  # PydanticSerializationError, UnicodeEncodeError, OverflowError...
+        problem = {"loc": _failing_field(validated), "msg": f"cannot be sent: {exc}"}
+        raise RequestValidationError(operation_id, [problem]) from None
     return wire
+
+
+def _failing_field(model: BaseModel, prefix: tuple[str | int, ...] = ()) -> tuple[str | int, ...]:
+    """The path of the first field whose value cannot be written (for the error message)."""
+    serializer = model.__pydantic_serializer__
+    for name in model.model_fields_set:
+        if _writes(serializer.to_python, model, include={name}, mode="json"):
+            continue
+        value = getattr(model, name, None)
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            if isinstance(item, BaseModel) and not _writes(item.model_dump, mode="json"):
+                inner = (*prefix, name) if index is None else (*prefix, name, index)
+                return _failing_field(item, inner)
+        return (*prefix, name)
+    return prefix or ("body",)
+
+
+def _writes(dump: Any, *args: Any, **kwargs: Any) -> bool:
+    try:
+        json_body(dump(*args, **kwargs))
+    except Exception:
+        return False
+    return True
+
+
+def json_body(body: Any) -> bytes:
+    """The request body bytes: compact JSON, strict about what JSON can carry."""
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+# RFC 9110 token for names; values may not carry CR, LF or NUL (header injection).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+
+def check_headers(where: str, headers: Mapping[str, str]) -> None:
+    """Refuse header names/values that would be invalid or split the request, before sending."""
+    problems = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            problems.append({"loc": (where, str(name)), "msg": "invalid header name"})
+        elif not isinstance(value, str) or _HEADER_VALUE_FORBIDDEN.search(value):
+            problems.append(
+                {"loc": (where, name), "msg": "header value must be a string without CR/LF/NUL"}
+            )
+    if problems:
+        raise RequestValidationError(where, problems)
 
 
 def query_params(values: Mapping[str, Any]) -> dict[str, Any]:

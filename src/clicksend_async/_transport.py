@@ -220,7 +220,7 @@ class AiohttpSender:
                     chunks.append(chunk)
                     if size > limit:
                         response.close()
-                        raise _too_large(method, url, response.status, b"".join(chunks), limit)
+                        raise _too_large(method, url, response.status, chunks[0], limit)
                 return RawResponse(
                     response.status, response.headers, b"".join(chunks), method=method, url=url
                 )
@@ -295,7 +295,7 @@ class HttpxSender:
                 size += len(chunk)
                 chunks.append(chunk)
                 if size > limit:
-                    raise _too_large(method, url, response.status_code, b"".join(chunks), limit)
+                    raise _too_large(method, url, response.status_code, chunks[0], limit)
         finally:
             await response.aclose()  # unread: httpx discards the connection
         body = b"".join(chunks)

@@ -224,6 +224,9 @@ class Sandbox:
         if path == STATS_PATH:
             return 200, json.dumps(self.state.stats()).encode(), {}
         if path == VOXIMPLANT_PATH:
+            if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                # Voximplant takes parameters from the query string or a form body alike.
+                query = {**query, **dict(parse_qsl(body.decode("latin-1")))}
             return self._voximplant(query, headers)
         route, params, allowed = self._match(method, path)
         if route is None:

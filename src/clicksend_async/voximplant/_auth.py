@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 
 from clicksend_async._constants import JWT_CLOCK_SKEW, JWT_LIFETIME, JWT_REFRESH_BEFORE_EXPIRY
+from clicksend_async.errors import ClickSendError
 
 
 class VoximplantTokens:
@@ -31,6 +32,19 @@ class VoximplantTokens:
                 "Voximplant needs PyJWT and cryptography: pip install 'clicksend-async[voximplant]'"
             ) from exc
         self._jwt = jwt
+        # Checked now, not at the first call: a broken key is a configuration error.
+        try:
+            from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            loaded = load_pem_private_key(private_key.encode(), password=None)
+        except (ValueError, TypeError, AttributeError):
+            loaded = None
+        if not isinstance(loaded, RSAPrivateKey):
+            raise ClickSendError(
+                "the Voximplant private_key is not an unencrypted RSA private key in PEM form "
+                "(the 'private_key' of a service account's credentials.json)"
+            )
         self._account_id = account_id
         self._key_id = key_id
         self._private_key = private_key

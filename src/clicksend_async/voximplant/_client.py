@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
+from pydantic import ValidationError
 
 from clicksend_async import _constants, errors
 from clicksend_async._base_client import ClientBase, RetryLater
@@ -105,9 +107,11 @@ class AsyncVoximplant(ClientBase):
         self.account_id = account_id
         self.base_url = base_url.rstrip("/")
         self._tokens: VoximplantTokens | None = None
-        self._legacy: dict[str, str] = {}
+        self._legacy_body: bytes | None = None
         if api_key is not None and key_id is None:
-            self._legacy = {"account_id": str(account_id), "api_key": api_key}
+            self._legacy_body = urlencode(
+                {"account_id": str(account_id), "api_key": api_key}
+            ).encode()
         else:
             assert key_id is not None and private_key is not None
             self._tokens = VoximplantTokens(
@@ -261,9 +265,8 @@ class AsyncVoximplant(ClientBase):
         def interpret(response: RawResponse) -> GetCallHistoryResponse:
             body = decode_json(response, method="GetCallHistory", path=path)
             error = body.get("error") if isinstance(body, dict) else None
-            if isinstance(error, dict):
-                code = int(error.get("code") or 0)
-                msg = str(error.get("msg") or "")
+            if error is not None:
+                code, msg = _error_fields(error)
                 if code in AUTH_ERROR_CODES:
                     if tokens is not None:
                         tokens.invalidate()  # the next call signs a fresh token
@@ -274,7 +277,16 @@ class AsyncVoximplant(ClientBase):
                 if code in RETRYABLE_ERROR_CODES:
                     raise RetryLater(failure)
                 raise failure
-            return GetCallHistoryResponse.model_validate(body)
+            try:
+                return GetCallHistoryResponse.model_validate(body)
+            except ValidationError as exc:
+                raise errors.ResponseDecodeError(
+                    method="GetCallHistory",
+                    path=path,
+                    status_code=response.status,
+                    content=response.content,
+                    reason=f"not a GetCallHistory answer: {exc.errors()[0].get('msg')}",
+                ) from None
 
         def status_error(
             response: RawResponse, status: int, retry_after: float | None, unknown: bool
@@ -294,9 +306,10 @@ class AsyncVoximplant(ClientBase):
             method="POST",
             url=self.base_url + path,
             path=path,
-            params={**query, **self._legacy},
-            headers=tokens.headers if tokens is not None else {},
-            content=None,
+            params=query,
+            # The legacy key goes in the form body, never the URL: URLs end up in logs.
+            headers=tokens.headers if tokens is not None else _FORM,
+            content=self._legacy_body,
             timeout=timeout,
             max_retries=max_retries,
             idempotent=True,  # a read: safe to repeat
@@ -378,6 +391,26 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
             else:
                 window_from = boundary
             offset = 0
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _error_fields(error: Any) -> tuple[int, str]:
+    """(code, msg) of Voximplant's error member, whatever its shape: {"code", "msg"}, a bare
+    string, or a code that is not a number (0 then: unknown)."""
+    if isinstance(error, dict):
+        raw_code, msg = error.get("code"), error.get("msg")
+    else:
+        raw_code, msg = None, error
+    try:
+        code = int(raw_code) if raw_code is not None and not isinstance(raw_code, bool) else 0
+    except (TypeError, ValueError):
+        code = 0
+    text = msg if isinstance(msg, str) else json.dumps(msg, default=str)[:200]
+    if code == 0 and raw_code is not None:
+        text = f"{text} (code {str(raw_code)[:40]!r})"
+    return code, text
 
 
 def _normalise_credentials(credentials: Mapping[str, Any]) -> dict[str, Any]:
