@@ -454,3 +454,75 @@ async def test_fan_out_of_hundreds_with_pause_has_no_starvation() -> None:
     # Roughly FIFO: nobody is overtaken by more than a handful of later tasks.
     assert sorted(order) == list(range(500))
     assert max(abs(pos - i) for pos, i in enumerate(order)) <= 5
+
+
+# -- adaptive pacing -----------------------------------------------------------------------------
+
+
+async def test_adaptive_limiter_probes_with_one_request_until_an_answer() -> None:
+    limiter = RateLimiter(adaptive=True)
+    entered: list[int] = []
+
+    async def request(n: int) -> None:
+        async with limiter.slot():
+            entered.append(n)
+            await anyio.sleep(0.05)
+            if n == 0:
+                limiter.observe(200, {})
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(request, 0)
+        await wait_until(lambda: entered == [0])
+        for n in range(1, 5):
+            tg.start_soon(request, n)
+        await anyio.sleep(0.02)
+        assert entered == [0]  # the others wait for the probe's answer
+    assert sorted(entered) == [0, 1, 2, 3, 4]
+
+
+async def test_a_failed_probe_hands_probing_to_the_next_request() -> None:
+    limiter = RateLimiter(adaptive=True)
+    with pytest.raises(OSError):
+        async with limiter.slot():
+            raise OSError("refused")  # no answer: nothing learned
+    with anyio.fail_after(1):
+        async with limiter.slot():
+            pass
+
+
+async def test_rate_limit_headers_set_the_pace_and_spend_the_burst_first() -> None:
+    limiter = RateLimiter(adaptive=True)
+    async with limiter.slot():
+        limiter.observe(200, {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "2"})
+    assert limiter.pace == 10.0
+    started = anyio.current_time()
+    times = []
+    for _ in range(5):
+        async with limiter.slot():
+            times.append(anyio.current_time() - started)
+    assert times[1] < 0.05  # the two left of the burst go at once
+    assert times[2] >= 0.1 - 0.01 and times[4] >= 0.3 - 0.01  # then one per 0.1 s
+
+
+async def test_remaining_zero_pauses_until_the_reset() -> None:
+    limiter = RateLimiter(adaptive=True)
+    async with limiter.slot():
+        limiter.observe(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0.3"})
+    started = anyio.current_time()
+    async with limiter.slot():
+        pass
+    assert anyio.current_time() - started >= 0.29
+
+
+async def test_429s_without_headers_halve_the_pace_once_per_wave_then_it_grows() -> None:
+    limiter = RateLimiter(adaptive=True)
+    for _ in range(20):  # a measured rate of ~20/s
+        async with limiter.slot():
+            limiter.observe(200, {})
+    for _ in range(5):  # one wave of five 429s: one decrease
+        limiter.observe(429, {})
+    first = limiter.pace
+    assert first is not None and 0.5 <= first <= 20 * 0.5
+    for _ in range(10):
+        limiter.observe(200, {})
+    assert limiter.pace is not None and limiter.pace > first  # additive increase

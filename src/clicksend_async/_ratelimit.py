@@ -145,6 +145,7 @@ class RateLimiter:
         "_longest_pause",
         "_max_concurrency",
         "_pace",
+        "_pace_credit",
         "_pace_next",
         "_pace_touched",
         "_paused_until",
@@ -213,6 +214,7 @@ class RateLimiter:
         self._pace: float | None = None  # requests/s the server allows, as learned
         self._header_pace = False  # the pace came from x-ratelimit headers (no AIMD)
         self._pace_next = -math.inf  # when the next paced request may leave
+        self._pace_credit = 0  # requests that may leave unspaced (the server's burst left)
         self._pace_touched = 0.0  # last 429 (AIMD), for forgetting the pace
         self._decreased_at = -math.inf
         self._window_start = -math.inf  # request-rate measurement: one-second windows
@@ -296,11 +298,15 @@ class RateLimiter:
         self._learned = True
         self._wake_probe_waiters()
         limit = _number(headers.get("x-ratelimit-limit"))
+        remaining = _number(headers.get("x-ratelimit-remaining"))
         if limit is not None and limit > 0:
             window = _number(headers.get("x-ratelimit-window")) or 1.0
+            if not self._header_pace and remaining is not None:
+                # First sight of the limit: what is left of the burst may go at once. Later
+                # answers' counts are stale (other requests are in flight), so only spacing.
+                self._pace_credit = int(remaining)
             self._pace = limit / window if self._rate is None else min(self._rate, limit / window)
             self._header_pace = True
-        remaining = _number(headers.get("x-ratelimit-remaining"))
         if remaining is not None and remaining < 1:
             reset = _number(headers.get("x-ratelimit-reset"))
             if reset is not None:
@@ -395,7 +401,11 @@ class RateLimiter:
                     await anyio.sleep(self._paused_until - now)
                     continue
                 pace = self._pace
-                if pace is not None and now < self._pace_next:
+                if pace is not None and self._pace_credit > 0 and now >= self._paused_until:
+                    self._pace_credit -= 1
+                    self._pace_next = now + 1.0 / pace  # after the burst, one interval
+                    pace = None  # this one spends the burst credit: no spacing
+                elif pace is not None and now < self._pace_next:
                     await anyio.sleep(self._pace_next - now)
                     continue
                 rate = self._rate

@@ -237,6 +237,8 @@ class Sandbox:
         self.state.requests[operation.operation_id] += 1
         status, content, extra = await self._answer(operation, params, query, headers, body)
         self.state.responses[status] += 1
+        if self.config.rate_limit is not None and self.config.rate_limit_headers:
+            extra = {**self._rate_headers(), **extra}
         return status, content, extra
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
@@ -361,6 +363,19 @@ class Sandbox:
         if user == "banned":
             return user, (403, envelope(status=403, code="FORBIDDEN", msg="This account is banned"))
         return user, None
+
+    def _rate_headers(self) -> dict[str, str]:
+        """What a rate-limited API tells its clients: the per-second limit, the requests left
+        now, and the seconds until the next one is allowed."""
+        rate = float(self.config.rate_limit or 0)
+        burst = float(self.config.rate_limit_burst or max(1, math.ceil(rate)))
+        tokens = min(burst, self._tokens + (time.monotonic() - self._refilled) * rate)
+        reset = 0.0 if tokens >= 1 else (1 - tokens) / rate
+        return {
+            "x-ratelimit-limit": f"{rate:g}",
+            "x-ratelimit-remaining": str(int(tokens)),
+            "x-ratelimit-reset": f"{reset:.3f}",
+        }
 
     def _take_token(self) -> float:
         """0 when a request may pass, else the seconds until one may (server-side token bucket)."""

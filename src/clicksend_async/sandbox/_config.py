@@ -26,6 +26,7 @@ class SandboxConfig:
     latency: float = 0.0  # seconds added to every answer
     rate_limit: float | None = None  # requests per second; beyond it: 429 + Retry-After
     rate_limit_burst: int | None = None
+    rate_limit_headers: bool = True  # x-ratelimit-limit/-remaining/-reset on every answer
     fault_rate: float = 0.0  # probability that a request gets one of `faults`
     faults: Sequence[str] = FAULT_KINDS
     fault_script: list[str | None] | None = None  # per request, in order; overrides fault_rate
