@@ -7,6 +7,7 @@ from clicksend_async import errors
 from clicksend_async._client import AsyncClickSend
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._response import APIResponse
+from clicksend_async._types import Timeout
 
-__all__ = ["APIResponse", "AsyncClickSend", "AsyncPaginator", "errors"]
+__all__ = ["APIResponse", "AsyncClickSend", "AsyncPaginator", "Timeout", "errors"]
 __version__ = "0.1.0"

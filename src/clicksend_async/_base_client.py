@@ -286,7 +286,12 @@ class ClientBase:
         transport: httpx.AsyncBaseTransport | None,
         http_client: httpx.AsyncClient | None,
         adaptive_rate_limit: bool = True,
+        max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
     ) -> None:
+        if max_response_bytes < 1:
+            raise errors.ClickSendError(
+                f"max_response_bytes must be >= 1, got {max_response_bytes}"
+            )
         if transport is not None and http_client is not None:
             raise errors.ClickSendError("pass transport= or http_client=, not both")
         sender: AiohttpSender | HttpxSender

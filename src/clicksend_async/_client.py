@@ -60,6 +60,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         rate_limit_burst: int | None = None,
         max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
         adaptive_rate_limit: bool = True,
+        max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
         default_headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -95,6 +96,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             transport=transport,
             http_client=http_client,
             adaptive_rate_limit=adaptive_rate_limit,
+            max_response_bytes=max_response_bytes,
         )
 
     @classmethod

@@ -90,6 +90,7 @@ class AsyncVoximplant(ClientBase):
         rate_limit: float | None = None,
         max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
         adaptive_rate_limit: bool = True,
+        max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -127,6 +128,7 @@ class AsyncVoximplant(ClientBase):
             transport=transport,
             http_client=http_client,
             adaptive_rate_limit=adaptive_rate_limit,
+            max_response_bytes=max_response_bytes,
         )
 
     @classmethod
