@@ -156,12 +156,16 @@ def test_the_default_session_file_is_in_the_users_cache_dir(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("CLICKSEND_SANDBOX_STATE")
-    monkeypatch.setattr(sys, "platform", "linux")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    expected = tmp_path / "cache" / "clicksend-async" / "sandbox-session.json"
-    assert _clients.state_path(Options()) == expected
+    for name in ("HOME", "XDG_CACHE_HOME", "LOCALAPPDATA"):  # wherever this platform looks
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    with monkeypatch.context() as linux:
+        linux.setattr(sys, "platform", "linux")
+        expected = tmp_path / "xdg_cache_home" / "clicksend-async" / "sandbox-session.json"
+        assert _clients.state_path(Options()) == expected
+    default = _clients.state_path(Options())
+    assert tmp_path in default.parents and default.name == "sandbox-session.json"
     send("+61400000001")
-    assert expected.exists()
+    assert default.exists()
 
 
 def test_an_unreadable_session_file_says_how_to_clear_it(session: Path) -> None:
