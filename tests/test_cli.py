@@ -1,7 +1,8 @@
-"""The `clicksend` command, run through typer's CliRunner against the in-process emulator.
+"""The `clicksend` commands, run through typer's CliRunner against the emulator.
 
-Each run builds its emulator through `cli.new_sandbox`; the `sandbox` fixture makes every run of a
-test share one, so a test can send, then read the history, and inspect what the emulator got.
+Each `--sandbox` run builds its emulator through `cli._clients.new_sandbox`; the `sandbox` fixture
+makes every run of a test share one, so a test can send, then read the history, and inspect what
+the emulator got. Options, errors and output formats have their own files (tests/test_cli_*.py).
 """
 
 from __future__ import annotations
@@ -9,48 +10,26 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from clicksend_async import cli
+from clicksend_async.cli import _sandbox
 from clicksend_async.sandbox import Sandbox
+from tests.cli_support import free_port, isolate, run, send, share, summary_count, write_csv
 
-WIDE = {"COLUMNS": "200"}  # rich tables and typer's error panel: no wrapping in assertions
+
+@pytest.fixture(autouse=True)
+def session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    return isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    emulator = Sandbox()
-    monkeypatch.setattr(cli, "new_sandbox", lambda: emulator)
-    return emulator
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    result = CliRunner().invoke(cli.app, list(args), env={**WIDE, **(env or {})})
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a bug, not a reported error
-    return result
-
-
-def summary_count(output: str, label: str) -> int:
-    found = re.search(rf"^{label}\s+([\d,]+)", output, re.MULTILINE)
-    assert found, f"no {label!r} line in:\n{output}"
-    return int(found.group(1).replace(",", ""))
-
-
-def send(*numbers: str, body: str = "hello") -> Result:
-    args = ["--sandbox", "sms", "send", "--body", body]
-    for number in numbers:
-        args += ["--to", number]
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result
+    return share(monkeypatch, Sandbox())
 
 
 # -- sms send -------------------------------------------------------------------------------------
@@ -144,11 +123,6 @@ def test_sms_history_json_and_csv_together_is_a_usage_error(sandbox: Sandbox) ->
 # -- campaign -------------------------------------------------------------------------------------
 
 
-def write_csv(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_campaign_fills_placeholders_and_reports_every_bucket(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -182,7 +156,7 @@ def test_campaign_fills_placeholders_and_reports_every_bucket(
     assert summary_count(out, "undelivered") == 1
     assert "empty first_name  (line 3)" in out
     assert "empty phone  (line 4)" in out
-    assert "phone: … is not a phone number  (line 6)" in out
+    assert "phone: 'not-a-phone' is not a phone number  (line 6)" in out
     assert "time taken" in out
     assert "3 sent" in result.stderr  # the progress bar's last state
 
@@ -217,8 +191,7 @@ def test_campaign_reconciles_unknown_chunks_and_resumes_without_resending(
 ) -> None:
     # Chunk 1 is processed but its answer is lost (found again by reconcile); chunk 2 gets a 502
     # (never processed: safe to resend). One request at a time so the faults hit those chunks.
-    emulator = Sandbox(fault_script=[None, "drop", "html_502"])
-    monkeypatch.setattr(cli, "new_sandbox", lambda: emulator)
+    emulator = share(monkeypatch, Sandbox(fault_script=[None, "drop", "html_502"]))
     rows = "".join(f"+6140{i:07d},N{i}\n" for i in range(2500))
     contacts = write_csv(tmp_path / "c.csv", "phone,name\n" + rows)
     args = ["--sandbox", "campaign", "send", "--csv", str(contacts), "--body", "Hi {name}"]
@@ -258,33 +231,7 @@ def test_voximplant_calls_sandbox_json_and_table(sandbox: Sandbox) -> None:
     assert "4 call sessions" in table.stdout
 
 
-# -- errors ---------------------------------------------------------------------------------------
-
-
-def test_missing_credentials_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CLICKSEND_API_KEY", raising=False)
-    monkeypatch.setenv("CLICKSEND_USERNAME", "user-who-is-not-printed")
-    result = run("sms", "send", "--to", "+61411111111", "--body", "hi")
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr.startswith("error: missing ClickSend credentials (api_key)")
-    assert result.stderr.count("\n") == 1
-    assert "Traceback" not in result.output and "user-who-is-not-printed" not in result.output
-
-    monkeypatch.delenv("VOXIMPLANT_CREDENTIALS", raising=False)
-    vox = run("voximplant", "calls", "--from", "2026-01-01", "--to", "2026-01-02")
-    assert vox.exit_code == 1 and vox.stderr.startswith("error: missing Voximplant credentials")
-
-
-def test_api_error_without_sandbox_never_prints_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The real-API path, pointed at a closed loopback port: an error line, not a traceback.
-    monkeypatch.setenv("CLICKSEND_USERNAME", "someone")
-    monkeypatch.setenv("CLICKSEND_API_KEY", "SECRET-KEY-123")
-    monkeypatch.setenv("CLICKSEND_BASE_URL", "http://127.0.0.1:1/v3")
-    result = run("sms", "history", "--json")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
-    assert "SECRET-KEY-123" not in result.output and "Traceback" not in result.output
+# -- usage errors ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -320,17 +267,18 @@ def test_sandbox_prints_url_and_credentials_then_serves_the_configured_emulator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     served: list[tuple[Sandbox, str, int]] = []
-    monkeypatch.setattr(cli, "run_server", lambda *args: served.append(args))
+    monkeypatch.setattr(_sandbox, "run_server", lambda *args: served.append(args))
+    port = free_port()
     result = run(
-        "sandbox", "--port", "9123", "--latency", "0.25", "--rate-limit", "5",
+        "sandbox", "--port", str(port), "--latency", "0.25", "--rate-limit", "5",
         "--fault-rate", "0.1", "--receipt-delay", "30", "--webhook-url", "http://127.0.0.1:9/hook",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "ClickSend sandbox: http://127.0.0.1:9123/v3"
+    assert lines[0] == f"ClickSend sandbox: http://127.0.0.1:{port}/v3"
     assert "username: sandbox" in lines[1] and "api key:  sandbox" in lines[2]
-    ((emulator, host, port),) = served
-    assert (host, port) == ("127.0.0.1", 9123)
+    ((emulator, host, bound),) = served
+    assert (host, bound) == ("127.0.0.1", port)
     config = emulator.config
     assert (config.latency, config.rate_limit, config.fault_rate) == (0.25, 5.0, 0.1)
     assert (config.receipt_delay, config.webhook_url) == (30.0, "http://127.0.0.1:9/hook")

@@ -3,11 +3,10 @@ contacts, subaccounts, templates, and counters that tests and benchmarks read.""
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SMS_PRICE = "0.0700"  # per message part
@@ -157,10 +156,11 @@ class SandboxState:
     responses: Counter[int] = field(default_factory=Counter)  # by HTTP status
     faults: Counter[str] = field(default_factory=Counter)  # by fault kind
     custom_strings: Counter[str] = field(default_factory=Counter)  # sends per reference
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    _next_id: int = 1000  # a plain int (not itertools.count) so that snapshot() can save it
 
     def next_id(self) -> int:
-        return next(self._ids)
+        self._next_id += 1
+        return self._next_id - 1
 
     @property
     def duplicates(self) -> int:
@@ -176,3 +176,39 @@ class SandboxState:
             "messages": len(self.messages),
             "duplicates": self.duplicates,
         }
+
+    # -- persistence (the `clicksend --sandbox` session file) --------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-able data (int-keyed tables as [key, record] pairs, since JSON
+        keys are strings); :meth:`restore` reads it back."""
+        return {
+            "messages": [asdict(m) for m in self.messages.values()],
+            "inbound": [asdict(i) for i in self.inbound.values()],
+            "lists": list(self.lists.items()),
+            "contacts": [[k, list(v.items())] for k, v in self.contacts.items()],
+            "subaccounts": list(self.subaccounts.items()),
+            "templates": list(self.templates.items()),
+            "balance": self.balance,
+            "requests": dict(self.requests),
+            "responses": list(self.responses.items()),
+            "faults": dict(self.faults),
+            "custom_strings": dict(self.custom_strings),
+            "next_id": self._next_id,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Replace this state with a :meth:`snapshot` (KeyError, TypeError or ValueError when
+        ``data`` is not one)."""
+        self.messages = {m["message_id"]: Message(**m) for m in data["messages"]}
+        self.inbound = {i["message_id"]: Inbound(**i) for i in data["inbound"]}
+        self.lists = {int(k): dict(v) for k, v in data["lists"]}
+        self.contacts = {int(k): {int(c): dict(r) for c, r in v} for k, v in data["contacts"]}
+        self.subaccounts = {int(k): dict(v) for k, v in data["subaccounts"]}
+        self.templates = {int(k): dict(v) for k, v in data["templates"]}
+        self.balance = float(data["balance"])
+        self.requests = Counter(data["requests"])
+        self.responses = Counter({int(k): int(v) for k, v in data["responses"]})
+        self.faults = Counter(data["faults"])
+        self.custom_strings = Counter(data["custom_strings"])
+        self._next_id = int(data["next_id"])
