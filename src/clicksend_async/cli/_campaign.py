@@ -18,13 +18,12 @@ from typing import Any
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
-from clicksend_async import AsyncClickSend, errors
+from clicksend_async import AsyncClickSend, _constants, errors
 from clicksend_async.bulk import BulkProgress, BulkReport, history_of
 from clicksend_async.cli._clients import clicksend
 from clicksend_async.cli._common import CLIError, Options, describe_error, err, plain, plural
 
 PHONE_COLUMNS = ("phone", "phone_number", "to")  # the recipient column of a campaign CSV
-HISTORY_SLACK = 300.0  # seconds before a run's start that the delivery lookup reads from
 SHOWN_VALUE = 40  # a rejected value longer than this is cut in the reasons
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
@@ -227,7 +226,7 @@ async def _delivery(cs: AsyncClickSend, report: BulkReport) -> dict[str, int]:
     """Delivered / undelivered / pending among the run's accepted messages, from the history."""
     wanted = {outcome.reference for outcome in report.accepted}
     counts: Counter[str] = Counter()
-    since = report.started_at - HISTORY_SLACK
+    since = report.started_at - _constants.BULK_HISTORY_SLACK
     async for record in history_of(cs, "sms", since, wanted):
         status = record.status or ""
         counts[status.lower() if status in ("Delivered", "Undelivered") else "pending"] += 1
