@@ -167,6 +167,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = _constants.DEFAULT_PREFETCH,
     ) -> AsyncPaginator[dict[str, Any], dict[str, Any]]:
         """Iterate any page/limit list path: items are the decoded JSON objects."""
 
@@ -176,7 +177,9 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             data = response.data
             return data if isinstance(data, dict) else {"data": data or []}
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     # -- the call every operation makes --------------------------------------------------------
 

@@ -42,6 +42,11 @@ KEEPALIVE_SECONDS = 30.0  # idle pooled connections are closed after this (aioht
 DEFAULT_PAGE_SIZE = 100  # the API's maximum: fewest requests
 MIN_PAGE_SIZE = 15
 MAX_PAGE_SIZE = 100
+# Page requests in flight (or read ahead and held) after the first page; 1 is sequential reading.
+# Measured by bench/pagination.py (20,000 records, 20 ms latency, loopback): 4 reads 3.3x as fast
+# as sequential, 8 5.5x, 16 6.4x, each adding only a few MB of RSS. 8 of the client's 64
+# max_concurrency slots by default: a long scan is fast, other calls still have most slots.
+DEFAULT_PREFETCH = 8
 
 # -- Voximplant ------------------------------------------------------------------------------------
 # JWTs: valid for well under an hour, refreshed a minute before they expire, and issued a few

@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
 from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
@@ -138,6 +139,7 @@ class FaxResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -145,7 +147,8 @@ class FaxResource(BaseResource):
         """Get List of Fax Receipts (`GET /fax/receipts`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.FaxReceiptsPage:
@@ -167,7 +170,9 @@ class FaxResource(BaseResource):
             )
             return as_page(envelope.data, m.FaxReceiptsPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def get_receipt(
         self,
@@ -198,6 +203,7 @@ class FaxResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -205,7 +211,8 @@ class FaxResource(BaseResource):
         """Get a list of Fax History (`GET /fax/history`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.FaxHistoryPage:
@@ -229,7 +236,9 @@ class FaxResource(BaseResource):
             )
             return as_page(envelope.data, m.FaxHistoryPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
 
 class FaxResourceWithRawResponse:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
 from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
@@ -75,6 +76,7 @@ class MasterEmailTemplatesResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -82,7 +84,8 @@ class MasterEmailTemplatesResource(BaseResource):
         """Get all master email templates (`GET /email/master-templates`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListPage:
@@ -104,7 +107,9 @@ class MasterEmailTemplatesResource(BaseResource):
             )
             return as_page(envelope.data, m.MasterEmailTemplatesListPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def get(
         self,
@@ -133,6 +138,7 @@ class MasterEmailTemplatesResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -142,7 +148,8 @@ class MasterEmailTemplatesResource(BaseResource):
         """Get all master email template categories (`GET /email/master-templates-categories`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListCategoriesPage:
@@ -164,7 +171,9 @@ class MasterEmailTemplatesResource(BaseResource):
             )
             return as_page(envelope.data, m.MasterEmailTemplatesListCategoriesPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def get_category(
         self,
@@ -194,6 +203,7 @@ class MasterEmailTemplatesResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -203,7 +213,8 @@ class MasterEmailTemplatesResource(BaseResource):
         """Get all master email templates in a category (`GET /email/master-templates-categories/{category_id}/master-templates`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListInCategoryPage:
@@ -225,7 +236,9 @@ class MasterEmailTemplatesResource(BaseResource):
             )
             return as_page(envelope.data, m.MasterEmailTemplatesListInCategoryPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
 
 class MasterEmailTemplatesResourceWithRawResponse:

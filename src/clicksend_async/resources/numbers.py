@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Literal
 
+from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
 from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
@@ -59,6 +60,7 @@ class NumbersResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -66,7 +68,8 @@ class NumbersResource(BaseResource):
         """Get all available dedicated numbers (`GET /numbers`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.NumbersListPage:
@@ -88,7 +91,9 @@ class NumbersResource(BaseResource):
             )
             return as_page(envelope.data, m.NumbersListPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def buy(
         self,
@@ -120,6 +125,7 @@ class NumbersResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -127,7 +133,8 @@ class NumbersResource(BaseResource):
         """Get all dedicated numbers by country (`GET /numbers/search/{country}`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.NumbersSearchPage:
@@ -151,7 +158,9 @@ class NumbersResource(BaseResource):
             )
             return as_page(envelope.data, m.NumbersSearchPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
 
 class NumbersResourceWithRawResponse:

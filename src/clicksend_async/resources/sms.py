@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
 from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
@@ -241,6 +242,7 @@ class SmsResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -248,7 +250,8 @@ class SmsResource(BaseResource):
         """Get all delivery receipts (`GET /sms/receipts`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.SmsReceiptsPage:
@@ -270,7 +273,9 @@ class SmsResource(BaseResource):
             )
             return as_page(envelope.data, m.SmsReceiptsPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def create_test_receipt(
         self,
@@ -357,6 +362,7 @@ class SmsResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -364,7 +370,8 @@ class SmsResource(BaseResource):
         """Get all inbound sms (`GET /sms/inbound`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.SmsInboundPage:
@@ -386,7 +393,9 @@ class SmsResource(BaseResource):
             )
             return as_page(envelope.data, m.SmsInboundPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def create_test_inbound(
         self,
@@ -508,6 +517,7 @@ class SmsResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -515,7 +525,8 @@ class SmsResource(BaseResource):
         """Get lists of all sms templates (`GET /sms/templates`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.SmsTemplatesPage:
@@ -537,7 +548,9 @@ class SmsResource(BaseResource):
             )
             return as_page(envelope.data, m.SmsTemplatesPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def create_template(
         self,
@@ -631,6 +644,7 @@ class SmsResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -638,7 +652,8 @@ class SmsResource(BaseResource):
         """Get all sms history (`GET /sms/history`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.SmsHistoryPage:
@@ -662,7 +677,9 @@ class SmsResource(BaseResource):
             )
             return as_page(envelope.data, m.SmsHistoryPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def export_history(
         self,

@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
 from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
@@ -178,6 +179,7 @@ class VoiceResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -185,7 +187,8 @@ class VoiceResource(BaseResource):
         """Get all voice receipts (`GET /voice/receipts`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.VoiceReceiptsPage:
@@ -207,7 +210,9 @@ class VoiceResource(BaseResource):
             )
             return as_page(envelope.data, m.VoiceReceiptsPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def cancel(
         self,
@@ -255,6 +260,7 @@ class VoiceResource(BaseResource):
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -262,7 +268,8 @@ class VoiceResource(BaseResource):
         """Get all voice history (`GET /voice/history`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
-        `limit` is the page size (default 100, the API maximum).
+        `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
+        ahead while you iterate (1: one after another).
         """
 
         async def fetch(page: int, size: int) -> m.VoiceHistoryPage:
@@ -286,7 +293,9 @@ class VoiceResource(BaseResource):
             )
             return as_page(envelope.data, m.VoiceHistoryPage)
 
-        return AsyncPaginator(fetch, limit=limit, max_items=max_items, start_page=start_page)
+        return AsyncPaginator(
+            fetch, limit=limit, max_items=max_items, start_page=start_page, prefetch=prefetch
+        )
 
     async def export_history(
         self,
