@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from clicksend_async import cli
+from clicksend_async.bulk import _reconcile as bulk_reconcile
 from clicksend_async.sandbox import Sandbox
 
 WIDE = {"COLUMNS": "200"}  # rich tables and typer's error panel: no wrapping in assertions
@@ -219,6 +220,8 @@ def test_campaign_reconciles_unknown_chunks_and_resumes_without_resending(
     # (never processed: safe to resend). One request at a time so the faults hit those chunks.
     emulator = Sandbox(fault_script=[None, "drop", "html_502"])
     monkeypatch.setattr(cli, "new_sandbox", lambda: emulator)
+    # The CLI reconciles with the default settle delay (min_age, 60 s): not waited out here.
+    monkeypatch.setattr(bulk_reconcile, "DEFAULT_MIN_AGE", 0.0)
     rows = "".join(f"+6140{i:07d},N{i}\n" for i in range(2500))
     contacts = write_csv(tmp_path / "c.csv", "phone,name\n" + rows)
     args = ["--sandbox", "campaign", "send", "--csv", str(contacts), "--body", "Hi {name}"]
