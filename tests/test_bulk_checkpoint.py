@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from anyio.abc import Process
 
 from clicksend_async import AsyncClickSend, errors
 from clicksend_async.bulk import BulkReport, FileCheckpoint, MemoryCheckpoint
+from clicksend_async.bulk import _validate as bulk_validate
 from clicksend_async.sandbox import Sandbox, serve_in_background
 from tests.bulk_helpers import ROOT, buckets, child_command, line_count, numbers, records
 
@@ -121,6 +123,25 @@ async def test_a_fixed_row_is_sent_on_resume_and_nothing_else(tmp_path: Path) ->
     # and a third run finds the fixed row recorded (as its own part of chunk 1)
     third = await send(sandbox, rows, checkpoint)
     assert third.requests == 0 and third.counts["accepted"] == 2500
+
+
+async def test_a_schedule_that_has_passed_since_the_recorded_run_is_not_a_mismatch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    soon = int(time.time()) + 60
+    rows = [{**m, "schedule": soon} for m in numbers(150)]
+    sandbox, checkpoint = Sandbox(fault_script=[None, "http_429"]), tmp_path / "c.jsonl"
+    async with AsyncClickSend.sandbox(sandbox, max_retries=0, max_retry_after=0) as cs:
+        first = await cs.sms.send_bulk(
+            rows, chunk_size=100, max_chunks_in_flight=1, checkpoint=checkpoint
+        )
+        assert first.counts["accepted"] == 100 and first.counts["failed"] == 50
+        later = time.time() + 7200  # two hours on: the schedule is now in the past
+        monkeypatch.setattr(bulk_validate, "_now", lambda: later)
+        again = await cs.sms.send_bulk(rows, chunk_size=100, checkpoint=checkpoint)
+    assert again.requests == 0 and again.counts["accepted"] == 100  # chunk 0: resumed
+    assert {o.reason for o in again.rejected} == {"schedule: in the past"}  # never sent late
+    assert again.counts["rejected"] == 50 and again.consistent
 
 
 async def test_mode_new_starts_a_new_run_in_an_existing_file(tmp_path: Path) -> None:

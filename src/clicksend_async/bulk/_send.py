@@ -188,7 +188,15 @@ class _Engine:
             self._resume(record)
         if resumed:
             self.report.resumed_chunks += 1
-        fresh = [item for index, item in sorted(self.items.items()) if index not in covered]
+        fresh = []
+        for index, item in sorted(self.items.items()):
+            if index in covered:
+                continue
+            if item.late is not None:  # refused now, though a resumed run may have sent it
+                item.outcome.status, item.outcome.reason = "INVALID", item.late
+                self.report.rejected.append(item.outcome)
+            else:
+                fresh.append(item)
         self.items, self.refused = {}, {}
         if fresh:
             number = max((r.part for r in recorded), default=-1) + 1

@@ -39,6 +39,9 @@ class Prepared:
     wire: dict[str, Any]
     digest: bytes  # of the canonical wire content, position included
     schedule: float | None  # unix seconds, when scheduled (widens the reconcile window)
+    # "schedule: in the past": refused if it is still to be sent, but not a reason to doubt a
+    # resumed run that sent it when the schedule was still ahead.
+    late: str | None = None
 
 
 def canonical(value: Any) -> bytes:
@@ -128,7 +131,12 @@ def prepare(
     schedule = wire.get("schedule")
     when = float(schedule) if isinstance(schedule, (int, float)) and schedule else None
     message_digest = hashlib.sha256(content).digest()[:DIGEST_BYTES]
-    return Prepared(outcome, wire, message_digest, when)
+    late = "schedule: in the past" if when is not None and when < _now() - SCHEDULE_GRACE else None
+    return Prepared(outcome, wire, message_digest, when, late)
+
+
+def _now() -> float:
+    return time.time()
 
 
 def _wire(message: Any) -> dict[str, Any]:
@@ -187,10 +195,7 @@ def _schedule_problem(schedule: Any) -> str | None:
         return f"{schedule!r} is not a unix time or datetime"
     if not math.isfinite(when):
         return f"{schedule!r} is not a finite unix time"
-    now = time.time()
-    if when < now - SCHEDULE_GRACE:
-        return "in the past"
-    if when > now + SCHEDULE_HORIZON:
+    if when > _now() + SCHEDULE_HORIZON:
         return "more than 10 years ahead"
     return None
 
