@@ -222,10 +222,18 @@ async def test_a_torn_last_line_is_dropped_and_that_chunk_is_reconciled_not_rese
 
 async def test_two_runs_on_one_file_the_second_gets_a_typed_error(tmp_path: Path) -> None:
     sandbox, checkpoint = Sandbox(latency=0.05), tmp_path / "campaign.jsonl"
+    sending = anyio.Event()
+    original = sandbox.handle
+
+    async def handle(*args: Any) -> Any:
+        sending.set()  # the first run holds the file and is sending
+        return await original(*args)
+
+    sandbox.handle = handle  # type: ignore[method-assign]
     outcome: list[BaseException] = []
 
     async def second() -> None:
-        await anyio.sleep(0.02)
+        await sending.wait()
         try:
             await send(sandbox, numbers(1000), checkpoint)
         except errors.CheckpointLockedError as exc:

@@ -132,7 +132,8 @@ class Lookup:
 
     outcome: MessageOutcome
     found: list[Any]  # the history records that match it
-    ambiguous: bool  # other unknown messages share its reference and recipient
+    shared: bool  # other unknown messages have its reference and recipient
+    ambiguous: bool  # shared, or several records for a single-recipient message
 
 
 def look_up(
@@ -159,6 +160,7 @@ def look_up(
     for outcome in outcomes:
         key = (outcome.reference, recipient_key(outcome))
         found = by_key.get(key, [])
-        ambiguous = wanted[key] > 1 or (outcome.to is not None and len(found) > 1)
-        lookups.append(Lookup(outcome, found, ambiguous))
+        shared = wanted[key] > 1
+        ambiguous = shared or (outcome.to is not None and len(found) > 1)
+        lookups.append(Lookup(outcome, found, shared, ambiguous))
     return lookups

@@ -55,7 +55,7 @@ class Pass:
     searches: list[Search]
 
 
-def _key(unknown: Sequence[ChunkFailure]) -> frozenset[tuple[int, int, int]]:
+def pass_key(unknown: Sequence[ChunkFailure]) -> frozenset[tuple[int, int, int]]:
     return frozenset((f.chunk, f.part, o.index) for f in unknown for o in f.messages)
 
 
@@ -111,7 +111,7 @@ async def plan(
                 windows.append(search)
             search.wanted[key] += 1
             search.indices.add(outcome.index)
-    return Pass(_key(unknown), [*narrowed.values(), *_merge(windows)]), pages
+    return Pass(pass_key(unknown), [*narrowed.values(), *_merge(windows)]), pages
 
 
 async def _probe(
@@ -221,8 +221,11 @@ def settle(
             age = outcome.checked_at - since
             if verdict.ambiguous:
                 outcome.reason = (
-                    f"ambiguous: other messages have reference {outcome.reference!r} and this "
-                    "recipient; the history cannot tell them apart"
+                    f"ambiguous: other unknown messages have reference {outcome.reference!r} "
+                    "and this recipient; the history cannot tell them apart"
+                    if verdict.shared
+                    else f"ambiguous: the history holds {len(verdict.found)} records with "
+                    f"reference {outcome.reference!r} for this recipient"
                 )
                 stay.append(outcome)
             elif verdict.found:

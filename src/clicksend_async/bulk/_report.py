@@ -73,7 +73,7 @@ class BulkReport:
         if age < 0 or skew < 0:
             raise ValueError("min_age and skew must be >= 0")
         current = self._pass
-        if current is None or current.key != _reconcile._key(self.unknown):
+        if current is None or current.key != _reconcile.pass_key(self.unknown):
             current, pages = await _reconcile.plan(
                 client,
                 self.channel,

@@ -7,6 +7,7 @@ that would make a resumed run forget what it sent.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -18,6 +19,8 @@ from typing import IO, Any, Literal, Protocol, runtime_checkable
 from clicksend_async import errors
 
 Mode = Literal["resume", "new"]
+# What a non-blocking lock attempt reports when another open file holds the lock.
+_HELD_ERRNOS = frozenset({errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK})
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -136,8 +139,12 @@ class FileCheckpoint:
         fh = self.path.open("a+b")  # append mode: every write lands at the end
         try:
             _lock(fh)
-        except OSError:
+        except OSError as exc:
             fh.close()
+            if exc.errno not in _HELD_ERRNOS:  # e.g. no locks on this file system
+                raise errors.CheckpointError(
+                    str(self.path), f"cannot be locked for this run ({exc.strerror or exc})"
+                ) from exc
             raise errors.CheckpointLockedError(
                 str(self.path),
                 "another run is using it (the file is locked); wait for that run to end or "
