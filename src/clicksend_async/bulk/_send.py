@@ -8,7 +8,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sized
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -295,9 +295,9 @@ class _Engine:
                 answers = field_of(field_of(envelope, "data"), "messages")
                 result = attribute(outcomes, answers if isinstance(answers, list) else [])
                 record = final_record(
-                    *key, "done", answered, accepted=[asdict(o) for o in result.accepted],
-                    rejected=[asdict(o) for o in result.rejected],
-                    unknown=[asdict(o) for o in result.unknown],
+                    *key, "done", answered, accepted=[o.record() for o in result.accepted],
+                    rejected=[o.record() for o in result.rejected],
+                    unknown=[o.record() for o in result.unknown],
                 )  # fmt: skip
                 self.report.accepted.extend(result.accepted)
                 self.report.rejected.extend(result.rejected)
