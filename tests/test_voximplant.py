@@ -266,8 +266,7 @@ async def test_http_429_and_5xx_are_retried(vox: AsyncVoximplant, router: respx.
 async def test_sessions_are_typed(vox: AsyncVoximplant, router: respx.MockRouter) -> None:
     example = json.loads(
         (
-            Path(__file__).resolve().parent.parent
-            / "openapi/examples/POST__platform_api__GetCallHistory.json"
+            Path(__file__).resolve().parent.parent / "openapi/examples/POST__platform_api__GetCallHistory.json"
         ).read_text(encoding="utf-8")
     )
     router.post("/GetCallHistory").mock(return_value=httpx.Response(200, json=example))
