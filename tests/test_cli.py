@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from clicksend_async.bulk import _reconcile as bulk_reconcile
 from clicksend_async.cli import _sandbox
 from clicksend_async.sandbox import Sandbox
 from tests.cli_support import free_port, isolate, run, send, share, summary_count, write_csv
@@ -192,6 +193,8 @@ def test_campaign_reconciles_unknown_chunks_and_resumes_without_resending(
     # Chunk 1 is processed but its answer is lost (found again by reconcile); chunk 2 gets a 502
     # (never processed: safe to resend). One request at a time so the faults hit those chunks.
     emulator = share(monkeypatch, Sandbox(fault_script=[None, "drop", "html_502"]))
+    # The CLI reconciles with the default settle delay (min_age, 60 s): not waited out here.
+    monkeypatch.setattr(bulk_reconcile, "DEFAULT_MIN_AGE", 0.0)
     rows = "".join(f"+6140{i:07d},N{i}\n" for i in range(2500))
     contacts = write_csv(tmp_path / "c.csv", "phone,name\n" + rows)
     args = ["--sandbox", "campaign", "send", "--csv", str(contacts), "--body", "Hi {name}"]

@@ -60,5 +60,12 @@ VOXIMPLANT_MAX_OFFSET = 10_000  # GetCallHistory refuses larger offsets (API fac
 # -- bulk sends ------------------------------------------------------------------------------------
 BULK_MAX_PER_REQUEST = 1000  # messages (recipients) per send request (API fact)
 BULK_SCHEDULE_GRACE = 3600.0  # a schedule further in the past than this is refused as invalid
-# History lookups of a run start this many seconds before it: clocks and queueing differ.
-BULK_HISTORY_SLACK = 300.0
+# Seconds added before and after a chunk's send window when its messages are looked up in the
+# history: the difference between this machine's clock and the API's, plus the time the API may
+# take to date a processed request. (Also how far before a run the CLI reads deliveries.)
+BULK_HISTORY_SKEW = 300.0
+BULK_HISTORY_SLACK = BULK_HISTORY_SKEW
+# A message absent from the history is declared safe to resend only once this many seconds have
+# passed since its outcome became unknown: the history may lag behind what the API accepted.
+BULK_MIN_AGE = 60.0
+BULK_SEARCH_CONCURRENCY = 4  # history searches of one reconcile() in flight at once

@@ -15,6 +15,10 @@
     ├── ResponseDecodeError           an answer that is not the JSON it should be
     │   └── ResponseTooLargeError     larger than max_response_bytes (not read)
     ├── EventLoopError                a client used on another event loop than its first
+    ├── CheckpointError               a bulk checkpoint that cannot be used (names the file)
+    │   ├── CheckpointCorruptError    a damaged record (other than a torn last line)
+    │   ├── CheckpointMismatchError   the checkpoint belongs to another run or input
+    │   └── CheckpointLockedError     another run holds the checkpoint
     └── VoximplantError               Voximplant's {"error": {"code", "msg"}} (sent with HTTP 200)
         └── VoximplantAuthenticationError   codes 100, 433, 447, 454-456 (bad/expired key or JWT)
 
@@ -34,6 +38,10 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointCorruptError",
+    "CheckpointError",
+    "CheckpointLockedError",
+    "CheckpointMismatchError",
     "ClickSendError",
     "ConnectionError",
     "EventLoopError",
@@ -217,6 +225,44 @@ class ResponseTooLargeError(ResponseDecodeError):
 
 class EventLoopError(ClickSendError, RuntimeError):
     """The client is bound to the event loop it was first used on."""
+
+
+class CheckpointError(ClickSendError):
+    """A bulk-send checkpoint that cannot be used; ``path`` names it (a file, or ``<memory>``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"checkpoint {path}: {message}")
+
+
+class CheckpointCorruptError(CheckpointError):
+    """A record of the checkpoint is damaged (``line``, 1-based); nothing was sent.
+
+    Only a torn last line (a crash while appending) is tolerated; anything else would make a
+    resumed run forget what it already sent.
+    """
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(path, f"line {line}: {reason}")
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint was written for another run or another input; nothing was sent.
+
+    ``field`` is the run setting that differs (``channel``, ``shared``, ``chunk_size``, ...) or
+    ``"messages"``; ``chunk`` is the first chunk whose messages differ (None for a run setting).
+    """
+
+    def __init__(self, path: str, message: str, *, field: str, chunk: int | None = None) -> None:
+        self.field = field
+        self.chunk = chunk
+        super().__init__(path, message)
+
+
+class CheckpointLockedError(CheckpointError):
+    """Another run (this process or another one) is using the checkpoint file."""
 
 
 class VoximplantError(ClickSendError):

@@ -356,7 +356,9 @@ class Campaign:
         resend = sorted(lines[m.index] for m in report.safe_to_resend if m.index < len(lines))
         failures = [
             Failure(
-                describe_error(f.exception, options) if f.exception else plain(f.error),
+                describe_error(f.exception, options)
+                if isinstance(f.exception, errors.ClickSendError)
+                else plain(f.error),
                 len(f.messages),
             )
             for f in report.failed

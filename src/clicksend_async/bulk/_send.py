@@ -1,0 +1,413 @@
+"""``send_bulk``: stream the input, validate, chunk by input position, check a resumed run
+against its checkpoint before sending anything, write ahead, send concurrently, attribute."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import secrets
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sized
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from pydantic import BaseModel
+
+from clicksend_async import errors
+from clicksend_async._operation import Operation
+from clicksend_async.bulk._calls import BulkClient, field_of, outcome_unknown, send_chunk
+from clicksend_async.bulk._checkpoint import (
+    PartRecord,
+    Run,
+    final_record,
+    inflight_record,
+    open_run,
+)
+from clicksend_async.bulk._match import attribute
+from clicksend_async.bulk._outcomes import BulkProgress, ChunkFailure, MessageOutcome
+from clicksend_async.bulk._report import BulkReport
+from clicksend_async.bulk._store import Checkpoint, FileCheckpoint, held, store_name
+from clicksend_async.bulk._validate import (
+    MAX_PER_REQUEST,
+    Prepared,
+    chunk_digest,
+    prepare,
+    shared_digest,
+)
+
+DEFAULT_CHUNKS_IN_FLIGHT = 16  # when the client sets no max_concurrency
+NEW_RUN_HINT = "resume with the same input, or start a new run (FileCheckpoint(path, mode='new'))"
+
+
+@dataclass
+class _Part:
+    """One request to make: messages of one chunk (a resumed chunk may get a further part)."""
+
+    chunk: int
+    part: int
+    items: list[Prepared]
+    digest: str
+
+    @property
+    def outcomes(self) -> list[MessageOutcome]:
+        return [item.outcome for item in self.items]
+
+    @property
+    def until(self) -> float | None:
+        schedules = [item.schedule for item in self.items if item.schedule is not None]
+        return max(schedules) if schedules else None
+
+
+async def send_bulk(
+    client: BulkClient,
+    operation: Operation[Any],
+    item_model: type[BaseModel],
+    messages: Iterable[BaseModel | Mapping[str, Any]]
+    | AsyncIterable[BaseModel | Mapping[str, Any]],
+    *,
+    shared: Mapping[str, Any] | None = None,
+    checkpoint: str | os.PathLike[str] | Checkpoint | None = None,
+    on_progress: Callable[[BulkProgress], Any] | None = None,
+    chunk_size: int = MAX_PER_REQUEST,
+    max_chunks_in_flight: int | None = None,
+    report: BulkReport | None = None,
+) -> BulkReport:
+    """The engine behind ``cs.sms/mms/voice.send_bulk`` (see the package docstring)."""
+    if not 1 <= chunk_size <= MAX_PER_REQUEST:
+        raise ValueError(f"chunk_size must be between 1 and {MAX_PER_REQUEST}, got {chunk_size}")
+    channel = operation.operation_id.split("_", 1)[0]
+    shared = dict(shared or {})
+    fingerprint = shared_digest(operation.operation_id, shared)
+    store = FileCheckpoint(checkpoint) if isinstance(checkpoint, str | os.PathLike) else checkpoint
+    with held(store):
+        now, run_id = time.time(), secrets.token_hex(4)
+        run = Run(run_id, now, {})
+        if store is not None:
+            run = open_run(
+                store, run_id, channel, operation.operation_id, chunk_size, fingerprint, now
+            )
+        if report is None:
+            report = BulkReport(channel=channel, run_id=run.run_id)
+        report.channel, report.run_id, report.started_at = channel, run.run_id, run.started
+        engine = _Engine(client, operation, item_model, shared, store, run, report, chunk_size)
+        engine.on_progress = on_progress
+        engine.total = len(messages) if isinstance(messages, Sized) else None
+        concurrency = max_chunks_in_flight or client.limiter.max_concurrency
+        engine.slots = anyio.Semaphore(concurrency or DEFAULT_CHUNKS_IN_FLIGHT)
+        await engine.execute(messages)
+    return report
+
+
+class _Engine:
+    on_progress: Callable[[BulkProgress], Any] | None = None
+    total: int | None = None
+    slots: anyio.Semaphore
+    _tg: TaskGroup
+
+    def __init__(
+        self,
+        client: BulkClient,
+        operation: Operation[Any],
+        item_model: type[BaseModel],
+        shared: dict[str, Any],
+        store: Checkpoint | None,
+        run: Run,
+        report: BulkReport,
+        chunk_size: int,
+    ) -> None:
+        self.client, self.operation, self.item_model = client, operation, item_model
+        self.channel = operation.operation_id.split("_", 1)[0]
+        self.shared, self.store, self.book, self.report = shared, store, run, report
+        self.chunk_size = chunk_size
+        self.name = store_name(store) if store is not None else "<none>"
+        # While recorded chunks remain to be checked against the input, nothing is sent: the
+        # parts to send wait here, so a mismatch is raised before any request.
+        self.last_recorded = run.last_chunk
+        self.held_back: list[_Part] = []
+        self.items: dict[int, Prepared] = {}  # the current chunk's sendable messages
+        self.refused: dict[int, MessageOutcome] = {}  # ... and its rejected ones
+        self.pending: dict[tuple[int, int], list[MessageOutcome]] = {}  # dispatched, not begun
+        self.fatal: BaseException | None = None
+        self.started = time.monotonic()
+
+    # -- the input ------------------------------------------------------------------------------
+
+    async def execute(self, messages: Iterable[Any] | AsyncIterable[Any]) -> None:
+        try:
+            async with anyio.create_task_group() as self._tg:
+                try:
+                    await self._read(messages)
+                except Exception as exc:  # raised as itself below, not in an exception group
+                    self._stop(exc)  # (the requests in flight finish and are settled first)
+        except BaseException:
+            self._unsent()
+            raise
+        if self.fatal is not None:
+            self._unsent()
+            raise self.fatal
+        await self._progress()
+
+    async def _read(self, messages: Iterable[Any] | AsyncIterable[Any]) -> None:
+        chunk, read = 0, 0
+        async for index, raw in _enumerate(messages):
+            if self.fatal is not None:
+                return  # what was read stays not_sent
+            if index // self.chunk_size != chunk:
+                await self._complete(chunk)
+                chunk = index // self.chunk_size
+            read += 1
+            self.report.total += 1
+            reference = f"{self.report.run_id}-{chunk}-{index}"
+            item = prepare(self.channel, raw, index, reference, self.shared, self.item_model)
+            if isinstance(item, MessageOutcome):
+                self.report.rejected.append(item)
+                self.refused[index] = item
+            else:
+                self.items[index] = item
+        if read and self.fatal is None:
+            await self._complete(chunk)
+        if self.book.parts and self.fatal is None:  # recorded chunks past the end of the input
+            first = min(self.book.parts)
+            raise self._mismatch(
+                first, f"the input has {read:,} messages, but the checkpoint records chunk {first}"
+            )
+        await self._release_held_back()
+
+    async def _complete(self, chunk: int) -> None:
+        """Every message of ``chunk`` has been read: check it against the checkpoint, settle what
+        was recorded, and send the rest."""
+        recorded = sorted(self.book.parts.get(chunk, {}).values(), key=lambda r: r.part)
+        resumed = [r for r in recorded if r.state != "failed"]  # failed: provably not processed
+        for record in resumed:
+            self._verify(chunk, record)
+        self.book.parts.pop(chunk, None)
+        covered = {i for record in resumed for i in record.indices}
+        for record in resumed:
+            self._resume(record)
+        if resumed:
+            self.report.resumed_chunks += 1
+        fresh = []
+        for index, item in sorted(self.items.items()):
+            if index in covered:
+                continue
+            if item.late is not None:  # refused now, though a resumed run may have sent it
+                item.outcome.status, item.outcome.reason = "INVALID", item.late
+                self.report.rejected.append(item.outcome)
+            else:
+                fresh.append(item)
+        self.items, self.refused = {}, {}
+        if fresh:
+            number = max((r.part for r in recorded), default=-1) + 1
+            digest = chunk_digest([(i.outcome.index, i.digest) for i in fresh])
+            self.held_back.append(_Part(chunk, number, fresh, digest))
+        if self.last_recorded is None or chunk >= self.last_recorded:
+            await self._release_held_back()  # every recorded chunk up to here matched
+        if resumed:
+            await self._progress()
+
+    def _verify(self, chunk: int, record: PartRecord) -> None:
+        for index in record.indices:
+            if index in self.refused:
+                raise self._mismatch(
+                    chunk,
+                    f"message {index} was sent by the recorded run but is now refused "
+                    f"({self.refused[index].reason})",
+                )
+            if index not in self.items:
+                raise self._mismatch(
+                    chunk, f"the input ends before message {index}, which the recorded run sent"
+                )
+        digest = chunk_digest([(i, self.items[i].digest) for i in record.indices])
+        if digest != record.digest:
+            first, last = record.indices[0], record.indices[-1]
+            raise self._mismatch(
+                chunk, f"messages {first}-{last} are not the ones the recorded run sent"
+            )
+
+    def _mismatch(self, chunk: int, detail: str) -> errors.CheckpointMismatchError:
+        return errors.CheckpointMismatchError(
+            self.name,
+            f"chunk {chunk} does not match the input: {detail}; nothing was sent. {NEW_RUN_HINT}",
+            field="messages",
+            chunk=chunk,
+        )
+
+    def _resume(self, record: PartRecord) -> None:
+        """Settle a recorded part into the report (an in-flight one becomes unknown)."""
+        outcomes = [self.items[i].outcome for i in record.indices]
+        report = self.report
+        if record.state == "done":
+            report.accepted.extend(record.accepted)
+            report.rejected.extend(record.rejected)
+            if not record.unknown:
+                return
+            outcomes = record.unknown
+            error, error_type = "the answer does not settle these messages", "UnmatchedAnswer"
+        elif record.state == "unknown":
+            error, error_type = record.error or "outcome unknown", record.error_type or "Unknown"
+        else:
+            error = "the run stopped while this request was in flight (recorded write-ahead)"
+            error_type = "Interrupted"
+        report.unknown.append(
+            ChunkFailure(
+                record.chunk, error, error_type, outcomes, part=record.part,
+                sent_at=record.sent_at, answered_at=record.answered_at, until=record.until,
+                unknown_since=record.answered_at or time.time(),
+            )
+        )  # fmt: skip
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def _release_held_back(self) -> None:
+        self.last_recorded = None
+        while self.held_back:
+            await self._dispatch(self.held_back.pop(0))
+
+    async def _dispatch(self, part: _Part) -> None:
+        # Pending before the first await: a cancellation from here on finds it (not_sent).
+        self.pending[(part.chunk, part.part)] = part.outcomes
+        if self.fatal is not None:
+            return
+        await self.slots.acquire()
+        if self.fatal is not None:  # the run failed while this part waited for a slot
+            self.slots.release()
+            return
+        self._tg.start_soon(self._send, part)
+
+    async def _send(self, part: _Part) -> None:
+        key, outcomes = (part.chunk, part.part), part.outcomes
+        sent_at, until = time.time(), part.until
+        indices = [o.index for o in outcomes]
+        try:
+            # Write-ahead: after a crash from here on, this part is unknown, never resent.
+            if not self._save(inflight_record(*key, part.digest, indices, sent_at, until)):
+                return  # not sent: it stays pending (not_sent)
+            del self.pending[key]
+            self.report.requests += 1
+            body = {**self.shared, "messages": [item.wire for item in part.items]}
+            record: dict[str, Any]
+            failure: ChunkFailure | None = None
+            try:
+                envelope = await send_chunk(self.client, self.operation, body)
+                answered = time.time()
+                answers = field_of(field_of(envelope, "data"), "messages")
+                result = attribute(outcomes, answers if isinstance(answers, list) else [])
+                record = final_record(
+                    *key, "done", answered, accepted=[o.record() for o in result.accepted],
+                    rejected=[o.record() for o in result.rejected],
+                    unknown=[o.record() for o in result.unknown],
+                )  # fmt: skip
+                self.report.accepted.extend(result.accepted)
+                self.report.rejected.extend(result.rejected)
+                if result.unknown:
+                    failure = self._failure(part, result.unknown, None, sent_at, answered)
+                    self.report.unknown.append(failure)
+            except Exception as exc:
+                answered = time.time()
+                state = "unknown" if outcome_unknown(exc) else "failed"
+                failure = self._failure(part, outcomes, exc, sent_at, answered)
+                record = final_record(
+                    *key, state, answered, error=failure.error, error_type=failure.error_type
+                )
+                (self.report.unknown if state == "unknown" else self.report.failed).append(failure)
+            except BaseException as exc:  # cancelled mid-request: it may have been written
+                answered = time.time()
+                cancelled = errors.ClickSendError(f"cancelled while sending ({type(exc).__name__})")
+                failure = self._failure(part, outcomes, cancelled, sent_at, answered)
+                record = final_record(
+                    *key, "unknown", answered, error=failure.error, error_type="Cancelled"
+                )
+                self.report.unknown.append(failure)
+                self._save(record)
+                raise
+            self._save(record)
+        finally:
+            self.slots.release()
+        await self._progress()
+
+    def _failure(
+        self,
+        part: _Part,
+        outcomes: list[MessageOutcome],
+        exc: BaseException | None,
+        sent_at: float,
+        answered: float,
+    ) -> ChunkFailure:
+        if exc is None:
+            error, error_type = "the answer does not settle these messages", "UnmatchedAnswer"
+        else:
+            error, error_type = f"{type(exc).__name__}: {exc}", type(exc).__name__
+        return ChunkFailure(
+            part.chunk, error, error_type, outcomes,
+            exc if isinstance(exc, Exception) else None, part=part.part, sent_at=sent_at,
+            answered_at=answered, until=part.until, unknown_since=answered,
+        )  # fmt: skip
+
+    def _save(self, record: dict[str, Any]) -> bool:
+        """Record in the checkpoint; a failure ends the run (it could not be resumed)."""
+        if self.store is None:
+            return True
+        try:
+            self.store.save(record)
+        except Exception as exc:
+            self._stop(
+                exc
+                if isinstance(exc, errors.CheckpointError)
+                else errors.CheckpointError(
+                    self.name, f"cannot be written ({type(exc).__name__}: {exc}); run stopped"
+                )
+            )
+            return False
+        return True
+
+    def _stop(self, exc: BaseException) -> None:
+        """End the run with ``exc``: nothing more is sent; the requests in flight finish first
+        (cancelling them would make their outcome unknown for nothing)."""
+        if self.fatal is None:
+            self.fatal = exc
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _unsent(self) -> None:
+        """The run stopped: what was read but never handed to a request is ``not_sent``."""
+        report = self.report
+        report.cancelled = True
+        report.not_sent.extend(item.outcome for item in self.items.values())
+        report.not_sent.extend(o for part in self.held_back for o in part.outcomes)
+        report.not_sent.extend(o for outcomes in self.pending.values() for o in outcomes)
+        self.items, self.held_back = {}, []
+        self.pending.clear()
+
+    async def _progress(self) -> None:
+        if self.on_progress is None:
+            return
+        counts = self.report.counts
+        done = sum(counts[k] for k in ("accepted", "rejected", "failed", "unknown"))
+        done += counts["safe_to_resend"]
+        rate = done / max(time.monotonic() - self.started, 1e-9)
+        total = self.total
+        eta = (total - done) / rate if total is not None and rate > 0 else None
+        event = BulkProgress(
+            counts["accepted"], counts["rejected"], counts["failed"], done, total, rate, eta,
+            counts["unknown"],
+        )  # fmt: skip
+        try:
+            result = self.on_progress(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # the caller's callback: its error ends the run, as itself
+            self._stop(exc)
+
+
+async def _enumerate(messages: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    """(index, message) over a sync or async iterable, one at a time."""
+    if isinstance(messages, AsyncIterable):
+        index = 0
+        async for message in messages:
+            yield index, message
+            index += 1
+    else:
+        for index, message in enumerate(messages):
+            yield index, message
