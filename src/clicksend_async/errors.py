@@ -45,9 +45,25 @@ __all__ = [
     "TransportError",
     "VoximplantAuthenticationError",
     "VoximplantError",
+    "escape_control",
 ]
 
 _UNKNOWN_NOTE = "outcome unknown: the server may have processed this request, so it was not retried"
+
+
+def escape_control(text: str) -> str:
+    """``text`` with each non-printable character escaped the way ``repr()`` escapes it.
+
+    For quoting received values in messages and logs: CR, LF, NUL, ESC, TAB, DEL, the C1
+    controls, U+2028/U+2029, bidi overrides, lone surrogates, ... become ``\\r``, ``\\n``,
+    ``\\x00``, ``\\x1b``, ``\\u2028``, ``\\ud800``, so a value can neither end the line it is quoted
+    in (forging a log line) nor drive a terminal. Printable text in any script, spaces and
+    backslashes are kept as they are (this is not ``repr``: no quotes are added and nothing
+    printable changes).
+    """
+    if text.isprintable():  # the common case, in C
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class ClickSendError(Exception):
