@@ -128,7 +128,7 @@ async def test_resume_after_cancellation_never_resends(tmp_path: Path) -> None:
     checkpoint = tmp_path / "campaign.jsonl"
     report = BulkReport(channel="sms", run_id="")
     async with AsyncClickSend.sandbox(sandbox) as cs:
-        with anyio.move_on_after(0.18):
+        with anyio.move_on_after(0.5):
             await cs.sms.send_bulk(
                 numbers(2000), chunk_size=100, max_chunks_in_flight=1,
                 checkpoint=checkpoint, report=report,

@@ -69,3 +69,9 @@ BULK_HISTORY_SLACK = BULK_HISTORY_SKEW
 # passed since its outcome became unknown: the history may lag behind what the API accepted.
 BULK_MIN_AGE = 60.0
 BULK_SEARCH_CONCURRENCY = 4  # history searches of one reconcile() in flight at once
+
+# -- webhooks (a public URL: anything posted must be refused in bounded time and memory) ---------
+MAX_WEBHOOK_BYTES = 1024 * 1024  # a real push is ~12 short fields, well under 2 KB
+MAX_WEBHOOK_JSON_DEPTH = 32
+MAX_WEBHOOK_FIELDS = 1000
+MAX_WEBHOOK_INT_DIGITS = 30

@@ -56,6 +56,7 @@ __all__ = [
     "TransportError",
     "VoximplantAuthenticationError",
     "VoximplantError",
+    "escape_control",
 ]
 
 # Query parameters and URL parts whose values are credentials: never shown in a message.
@@ -63,7 +64,6 @@ _SECRET_QUERY = re.compile(
     r"(?i)\b(api_?key|key|password|passwd|token|access_token|secret|signature|jwt)=([^&\s'\"]*)"
 )
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]|\r|\n")
 
 
 def redact(text: str) -> str:
@@ -71,15 +71,24 @@ def redact(text: str) -> str:
     return _URL_USERINFO.sub(r"\1***@", _SECRET_QUERY.sub(r"\1=***", text))
 
 
-def escape_control(text: str) -> str:
-    """``text`` with control characters (CR, LF, NUL, ...) shown as escapes, so a value quoted in
-    a message can never start a forged log line."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
 _CONTENT_KEPT = 4096  # bytes of an undecodable body kept on the error
 
 _UNKNOWN_NOTE = "outcome unknown: the server may have processed this request, so it was not retried"
+
+
+def escape_control(text: str) -> str:
+    """``text`` with each non-printable character escaped the way ``repr()`` escapes it.
+
+    For quoting received values in messages and logs: CR, LF, NUL, ESC, TAB, DEL, the C1
+    controls, U+2028/U+2029, bidi overrides, lone surrogates, ... become ``\\r``, ``\\n``,
+    ``\\x00``, ``\\x1b``, ``\\u2028``, ``\\ud800``, so a value can neither end the line it is quoted
+    in (forging a log line) nor drive a terminal. Printable text in any script, spaces and
+    backslashes are kept as they are (this is not ``repr``: no quotes are added and nothing
+    printable changes).
+    """
+    if text.isprintable():  # the common case, in C
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class ClickSendError(Exception):
