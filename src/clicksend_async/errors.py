@@ -15,6 +15,7 @@
     ├── ResponseDecodeError           an answer that is not the JSON it should be
     │   └── ResponseTooLargeError     larger than max_response_bytes (not read)
     ├── EventLoopError                a client used on another event loop than its first
+    ├── RateLimiterUnavailableError   the shared rate limiter (Redis) cannot be reached; not sent
     └── VoximplantError               Voximplant's {"error": {"code", "msg"}} (sent with HTTP 200)
         └── VoximplantAuthenticationError   codes 100, 433, 447, 454-456 (bad/expired key or JWT)
 
@@ -40,6 +41,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "RequestValidationError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
@@ -217,6 +219,16 @@ class ResponseTooLargeError(ResponseDecodeError):
 
 class EventLoopError(ClickSendError, RuntimeError):
     """The client is bound to the event loop it was first used on."""
+
+
+class RateLimiterUnavailableError(ClickSendError):
+    """The shared rate limiter (``limiter_backend``) could not be asked for a token, so the
+    request was not sent: sending unthrottled could break the account's limit for every worker.
+    ``backend`` names it without credentials."""
+
+    def __init__(self, message: str, *, backend: str) -> None:
+        self.backend = escape_control(redact(backend))
+        super().__init__(escape_control(redact(f"rate limiter {self.backend}: {message}")))
 
 
 class VoximplantError(ClickSendError):
