@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 import warnings
@@ -142,6 +143,7 @@ async def test_a_429_seen_by_one_client_pauses_the_other(redis: RedisServer) -> 
                     if (state := await b.limiter.read_state()).paused_for > 0:
                         break
                     await anyio.sleep(0.005)
+                assert state.paused_for > 0, "a's pause never reached Redis"
                 pause_ends = time.monotonic() + state.paused_for
                 await b.account.get()  # b never saw a 429
     assert sandbox.state.responses[429] == 1 and len(sandbox.arrivals) == 3
@@ -260,6 +262,18 @@ async def test_client_aclose_closes_the_connections_it_opened(
     assert len(await inspect.client_list()) == 1  # only the inspecting connection is left
 
 
+async def test_a_redis_client_of_yours_is_used_and_left_open(
+    redis: RedisServer, inspect: Redis
+) -> None:
+    mine = Redis.from_url(redis.url)
+    backend = RedisRateBackend(client=mine)
+    assert "client=" in repr(backend)
+    async with Sandbox().client(rate_limit=5, limiter_backend=backend) as cs:
+        await cs.account.get()
+    assert await mine.exists(backend.key("sandbox")) == 1  # still open after the client closed
+    await mine.aclose()
+
+
 # -- Redis unreachable ----------------------------------------------------------------------------
 
 
@@ -310,17 +324,20 @@ async def test_redis_stopped_mid_run_stops_sending(redis: RedisServer) -> None:
 
 
 async def test_fallback_local_warns_once_and_keeps_limiting(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(_constants, "REDIS_RETRY_INTERVAL", 0.3)  # ask Redis again, still down
+    caplog.set_level(logging.DEBUG, logger="clicksend_async")
     sandbox = RecordingSandbox()
-    backend = RedisRateBackend(closed_port_url(), fallback="local")
+    backend = RedisRateBackend(closed_port_url(password="hunter2"), fallback="local")
     with pytest.warns(RateLimiterFallbackWarning, match="fallback='local'") as seen:
         async with sandbox.client(rate_limit=5, limiter_backend=backend) as cs:
             with anyio.fail_after(10):
                 for _ in range(11):
                     await cs.account.get()
-    assert len([w for w in seen if w.category is RateLimiterFallbackWarning]) == 1
+    fallbacks = [w for w in seen if w.category is RateLimiterFallbackWarning]
+    assert len(fallbacks) == 1 and "hunter2" not in str(fallbacks[0].message)
+    assert "hunter2" not in caplog.text and "redis://***@127.0.0.1" in caplog.text
     assert len(sandbox.arrivals) == 11
     assert max(sandbox.arrivals) - min(sandbox.arrivals) >= (11 - 5) / 5 - 0.05
     assert_never_ahead(sandbox.arrivals, rate=5, burst=5)

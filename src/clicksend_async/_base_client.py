@@ -215,7 +215,8 @@ class RequestLoop:
                     # A 429 proves the request was not processed: retrying is always safe, and
                     # bounded by the call's deadline rather than by max_retries.
                     wait = retry_after if retry_after is not None else _retry.backoff_delay(1)
-                    # One 429 pauses every task of this client, not only the one that saw it.
+                    # One 429 pauses every task of this client (and every client sharing its
+                    # limiter backend), not only the one that saw it.
                     await limiter.apause(min(wait, self.max_retry_after))
                     in_time = (
                         retries_left if deadline is None else anyio.current_time() + wait < deadline
