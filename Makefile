@@ -8,7 +8,7 @@ CODE   := src tests codegen $(wildcard bench) $(wildcard demo)
 BENCH_VENV := .bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: install codegen codegen-check validate-spec lint format typecheck pytest test bench demo clean
+.PHONY: install test-deps codegen codegen-check validate-spec lint format typecheck pytest test bench demo clean
 
 install: $(STAMP)
 
@@ -17,6 +17,16 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+# Real components the tests start themselves on loopback: Debian's redis-server (the shared rate
+# limiter's tests). Idempotent: nothing to do when redis-server is on PATH; CI runs as root.
+test-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing redis-server (apt-get)"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			redis-server >/dev/null; }
 
 codegen: $(STAMP)
 	$(PY) -m codegen
@@ -38,7 +48,7 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src
 
-pytest: $(STAMP)
+pytest: $(STAMP) test-deps
 	$(VENV)/bin/pytest
 
 test: codegen-check validate-spec lint typecheck pytest

@@ -23,6 +23,7 @@ BOTTOM = {"_types", "_constants", "errors", "_base"}
 CORE = {
     "_transport",
     "_ratelimit",
+    "_rate_backend",
     "_retry",
     "_operation",
     "_response",
@@ -30,7 +31,7 @@ CORE = {
     "_base_client",
     "_resource",
 }
-FEATURES = ("bulk", "webhooks", "voximplant", "sandbox", "cli")
+FEATURES = ("bulk", "webhooks", "voximplant", "sandbox", "cli", "redis_limiter")
 
 
 def module_name(path: Path) -> str:

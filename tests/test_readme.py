@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ from clicksend_async import _base_client
 from clicksend_async._transport import HttpxSender
 from clicksend_async.voximplant import _client as vox_client
 from tests.conftest import BASE, envelope
+from tests.redisserver import redis_server
 from tests.spec_index import EXAMPLES, ROOT
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
@@ -84,12 +86,18 @@ def test_readme_example_runs(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(_base_client, "AiohttpSender", senders_to(fake_api(), fake_voximplant()))
+    if "serve_in_background" not in block:  # else it talks to the emulator on loopback
+        monkeypatch.setattr(
+            _base_client, "AiohttpSender", senders_to(fake_api(), fake_voximplant())
+        )
     write_credentials(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLICKSEND_USERNAME", "demo")
     monkeypatch.setenv("CLICKSEND_API_KEY", "demo-key")
-    exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
+    with contextlib.ExitStack() as stack:
+        if "REDIS_URL" in block:  # the example's local Redis: a real one on a free port
+            monkeypatch.setenv("REDIS_URL", stack.enter_context(redis_server()).url)
+        exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
     out = capsys.readouterr().out
     expected = [text for marker, text in EXPECTED.items() if marker in block]
     assert expected, "every README example needs an expected output in EXPECTED"
@@ -105,4 +113,5 @@ EXPECTED = {
     "fault_script": "outcome unknown: True ('r1',)",
     "parse_webhook(": "SmsDeliveryReceiptWebhook Delivered 2015-08-10 02:33:01+00:00",
     "SmsHistoryResponse": "",
+    "RedisRateBackend(REDIS_URL)": "2 workers, 20 sends in",
 }

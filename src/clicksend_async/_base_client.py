@@ -26,6 +26,7 @@ import anyio
 import httpx
 
 from clicksend_async import _constants, _retry, errors
+from clicksend_async._rate_backend import RateBackendFactory
 from clicksend_async._ratelimit import RateLimiter
 from clicksend_async._transport import (
     NOT_RETRYABLE,
@@ -178,7 +179,7 @@ class RequestLoop:
                         content=content,
                         timeout=timeout,
                     )
-                    limiter.observe(response.status, response.headers)
+                    await limiter.aobserve(response.status, response.headers)
             except httpx.TransportError as exc:
                 maybe_sent = classify_transport_error(exc)
                 attempt.maybe_sent = maybe_sent
@@ -214,8 +215,9 @@ class RequestLoop:
                     # A 429 proves the request was not processed: retrying is always safe, and
                     # bounded by the call's deadline rather than by max_retries.
                     wait = retry_after if retry_after is not None else _retry.backoff_delay(1)
-                    # One 429 pauses every task of this client, not only the one that saw it.
-                    limiter.pause(min(wait, self.max_retry_after))
+                    # One 429 pauses every task of this client (and every client sharing its
+                    # limiter backend), not only the one that saw it.
+                    await limiter.apause(min(wait, self.max_retry_after))
                     in_time = (
                         retries_left if deadline is None else anyio.current_time() + wait < deadline
                     )
@@ -287,6 +289,8 @@ class ClientBase:
         http_client: httpx.AsyncClient | None,
         adaptive_rate_limit: bool = True,
         max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+        limiter_backend: RateBackendFactory | None = None,
+        account: str | None = None,
     ) -> None:
         if max_response_bytes < 1:
             raise errors.ClickSendError(
@@ -312,6 +316,8 @@ class ClientBase:
                 burst=rate_limit_burst if rate_limit is not None else None,
                 max_concurrency=max_concurrency,
                 adaptive=adaptive_rate_limit,
+                backend=limiter_backend,
+                account=account,
             ),
             max_retries=max_retries,
             max_retry_after=max_retry_after,
@@ -331,8 +337,12 @@ class ClientBase:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (an injected ``http_client`` is left to its owner)."""
-        await self._requests.sender.aclose()
+        """Close the connection pool (an injected ``http_client`` is left to its owner) and the
+        shared limiter's connections."""
+        try:
+            await self._requests.sender.aclose()
+        finally:
+            await self._requests.limiter.aclose()
 
     @property
     def is_closed(self) -> bool:

@@ -13,6 +13,7 @@ from clicksend_async import _constants, errors
 from clicksend_async._base_client import ClientBase
 from clicksend_async._operation import Operation, body_references, check_headers, json_body
 from clicksend_async._pagination import AsyncPaginator
+from clicksend_async._rate_backend import RateBackendFactory
 from clicksend_async._response import (
     APIResponse,
     EnvelopeT,
@@ -45,6 +46,11 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
 
     Credentials come from the arguments or from ``CLICKSEND_USERNAME`` / ``CLICKSEND_API_KEY``.
     Use it as ``async with AsyncClickSend() as cs: ...`` or call ``await cs.aclose()``.
+
+    ``limiter_backend`` shares the rate limit (``rate_limit``/``rate_limit_burst``), the 429
+    pauses and the learned pace with every client of the same account that uses the same backend,
+    e.g. ``limiter_backend=RedisRateBackend("redis://127.0.0.1:6379/0")`` from
+    ``clicksend_async.redis_limiter``; ``max_concurrency`` stays per client.
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
         adaptive_rate_limit: bool = True,
         max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+        limiter_backend: RateBackendFactory | None = None,
         default_headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -97,6 +104,8 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             http_client=http_client,
             adaptive_rate_limit=adaptive_rate_limit,
             max_response_bytes=max_response_bytes,
+            limiter_backend=limiter_backend,
+            account=username,
         )
 
     @classmethod

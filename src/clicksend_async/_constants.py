@@ -34,6 +34,13 @@ PACE_MIN = 0.5  # requests/s: the pace never drops below this
 PACE_DECREASE = 0.5  # multiplicative decrease on a 429
 PACE_INCREASE = 1.0  # additive increase: about this many requests/s more per second
 PACE_FORGET = 60.0  # seconds without a 429 after which the learned pace is dropped
+# Shared limiter (redis_limiter): a Redis that does not answer within this is unavailable (fail
+# fast: the request is not sent); its per-account state expires after this long unused (an idle
+# account's bucket is full again long before); a client that fell back to local limiting asks
+# Redis again this often.
+REDIS_TIMEOUT = 1.0
+REDIS_STATE_TTL = 600
+REDIS_RETRY_INTERVAL = 5.0
 # The largest answer body read; a larger one is a typed error and its connection is discarded.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 KEEPALIVE_SECONDS = 30.0  # idle pooled connections are closed after this (aiohttp connector)

@@ -38,12 +38,22 @@ released at the pace, not all at once.
 Nothing is bound to an event loop: construction only stores numbers, events are created while
 waiting, and the clock is :func:`anyio.current_time`. The limiter is not thread-safe; use it from
 the event loop thread(s) that run the client's requests, one loop at a time.
+
+Shared limits (``_rate_backend``): the pause, the pace and the token bucket live in a backend. By
+default it is a :class:`~clicksend_async._rate_backend.LocalRateBackend` (in memory, the
+behaviour above, no I/O). With a shared backend (``backend=`` a factory, e.g. Redis) every client
+of one account takes its tokens from, pauses and learns the pace in the same place, while the
+concurrency gate, the FIFO turn and the probe stay per process. Only the head waiter of a process
+asks the shared backend for a token at a time; the others queue behind it in FIFO order. The
+synchronous :meth:`RateLimiter.pause`/:meth:`RateLimiter.observe` queue their news for a shared
+backend, published before this limiter's next token; the request loop awaits
+:meth:`RateLimiter.apause`/:meth:`RateLimiter.aobserve`, which publish at once.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
@@ -51,12 +61,22 @@ from types import TracebackType
 
 import anyio
 
-from clicksend_async import _constants
+from clicksend_async import errors
+from clicksend_async._rate_backend import (
+    LocalRateBackend,
+    Observation,
+    RateBackend,
+    RateBackendFactory,
+    RateState,
+    observation,
+)
 
 __all__ = ["RateLimiter"]
 
-# Tolerance for float rounding when the bucket refills to exactly one token.
-_EPSILON = 1e-9
+logger = logging.getLogger("clicksend_async")
+
+# News queued by the synchronous pause()/observe() for a shared backend, at most (oldest dropped).
+_PENDING_MAX = 64
 
 
 class _FifoGate:
@@ -127,6 +147,10 @@ class RateLimiter:
     :param burst: bucket capacity (requests that may go back to back after an idle period);
         defaults to ``max(1, ceil(rate))``. Only meaningful together with ``rate``.
     :param max_concurrency: maximum number of requests in flight; ``None`` means unbounded.
+    :param adaptive: learn the server's pace from its answers (see the module docstring).
+    :param backend: where the pause, pace and tokens live when several clients share them
+        (e.g. ``clicksend_async.redis_limiter.RedisRateBackend``); ``None`` keeps them in memory.
+    :param account: the account the shared limits belong to (required with ``backend``).
 
     Use ``async with limiter.slot(): ...`` around each request and call ``limiter.pause(seconds)``
     when the server answers 429. Slots are not re-entrant: with ``max_concurrency`` set, a task
@@ -135,28 +159,19 @@ class RateLimiter:
 
     __slots__ = (
         "_adaptive",
+        "_backend",
         "_burst",
-        "_capacity",
-        "_decreased_at",
-        "_header_pace",
         "_in_flight",
-        "_last",
         "_learned",
-        "_longest_pause",
+        "_local",
         "_max_concurrency",
-        "_pace",
-        "_pace_credit",
-        "_pace_next",
-        "_pace_touched",
-        "_paused_until",
+        "_pending_observations",
+        "_pending_pause",
         "_probe_event",
         "_probe_in_flight",
         "_rate",
         "_slots",
-        "_tokens",
         "_turn",
-        "_window_count",
-        "_window_start",
     )
 
     def __init__(
@@ -166,6 +181,8 @@ class RateLimiter:
         burst: int | None = None,
         max_concurrency: int | None = None,
         adaptive: bool = False,
+        backend: RateBackendFactory | None = None,
+        account: str | None = None,
     ) -> None:
         if rate is not None and (
             isinstance(rate, bool)
@@ -187,43 +204,37 @@ class RateLimiter:
             raise ValueError(
                 f"max_concurrency must be an integer >= 1 or None, got {max_concurrency!r}"
             )
+        if backend is not None and not account:
+            raise ValueError("account is required with a shared backend (it keys the limits)")
 
         self._rate: float | None = None if rate is None else float(rate)
         self._burst: int | None = None
         if rate is not None:
             self._burst = burst if burst is not None else max(1, math.ceil(rate))
         self._max_concurrency = max_concurrency
-
-        # Token bucket: starts full; ``_last`` is the clock value the tokens were counted at.
-        # -inf because the clock can only be read inside a running event loop.
-        self._capacity = float(self._burst or 0)
-        self._tokens = self._capacity
-        self._last = -math.inf
-        self._paused_until = 0.0
-        self._longest_pause = 0.0
+        # The in-memory limits; with a shared backend they are unused.
+        self._local = LocalRateBackend(rate=self._rate, burst=self._burst)
+        self._backend: RateBackend | None = None
+        if backend is not None and account:
+            self._backend = backend.bind(account=account, rate=self._rate, burst=self._burst)
+        self._pending_pause = 0.0  # clock deadline of a pause() not yet published
+        self._pending_observations: list[Observation] = []
         self._in_flight = 0
         self._slots = None if max_concurrency is None else _FifoGate(max_concurrency)
-        # Serialises waiting for the pause/a token: only the head waiter sleeps, the others queue
-        # behind it in order, which makes the bucket FIFO.
+        # Serialises waiting for the pause/a token: only the head waiter sleeps (or asks the
+        # shared backend), the others queue behind it in order, which makes the bucket FIFO.
         self._turn = _FifoGate(1)
-        # Adaptive pacing (see the module docstring).
+        # Adaptive pacing (see the module docstring); the probe is per process.
         self._adaptive = adaptive
         self._learned = not adaptive  # an answer was seen: no more probing
         self._probe_in_flight = False
         self._probe_event: anyio.Event | None = None
-        self._pace: float | None = None  # requests/s the server allows, as learned
-        self._header_pace = False  # the pace came from x-ratelimit headers (no AIMD)
-        self._pace_next = -math.inf  # when the next paced request may leave
-        self._pace_credit = 0  # requests that may leave unspaced (the server's burst left)
-        self._pace_touched = 0.0  # last 429 (AIMD), for forgetting the pace
-        self._decreased_at = -math.inf
-        self._window_start = -math.inf  # request-rate measurement: one-second windows
-        self._window_count = 0
 
     def __repr__(self) -> str:
+        shared = "" if self._backend is None else f", backend={self._backend!r}"
         return (
             f"{type(self).__name__}(rate={self._rate!r}, burst={self._burst!r}, "
-            f"max_concurrency={self._max_concurrency!r})"
+            f"max_concurrency={self._max_concurrency!r}{shared})"
         )
 
     # -- read-only configuration and state ------------------------------------------------------
@@ -249,14 +260,35 @@ class RateLimiter:
         return self._in_flight
 
     @property
+    def shared(self) -> bool:
+        """True when the pause, pace and tokens live in a shared backend."""
+        return self._backend is not None
+
+    @property
     def pace(self) -> float | None:
-        """The learned requests/s the server allows (adaptive pacing), or None."""
-        return self._pace
+        """The learned requests/s the server allows (adaptive pacing), or None.
+
+        With a shared backend: as of its last answer (:meth:`read_state` asks it).
+        """
+        if self._backend is None:
+            return self._local.pace
+        return self._backend.last_state().pace
 
     @property
     def paused_until(self) -> float:
-        """:func:`anyio.current_time` deadline of the current/last pause; 0.0 if never paused."""
-        return self._paused_until
+        """:func:`anyio.current_time` deadline of the current/last pause; 0.0 if never paused.
+
+        With a shared backend: the current shared pause as of its last answer, 0.0 if none.
+        """
+        if self._backend is None:
+            return self._local.paused_until
+        left = self._backend.last_state().paused_for
+        shared = anyio.current_time() + left if left > 0 else 0.0
+        return max(shared, self._pending_pause)
+
+    async def read_state(self) -> RateState:
+        """The current pause and learned pace, read from the backend (shared or not)."""
+        return await (self._backend or self._local).state()
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -265,6 +297,9 @@ class RateLimiter:
 
         The slot is released when the block exits for any reason, and also if the caller is
         cancelled while still waiting (in which case no token is consumed).
+
+        With a shared backend that cannot be reached, entering raises
+        :class:`~clicksend_async.errors.RateLimiterUnavailableError` (nothing may be sent).
         """
         return _Slot(self)
 
@@ -274,65 +309,92 @@ class RateLimiter:
         A pause ending later extends the current one; one ending earlier never shortens it.
         ``seconds <= 0`` is a no-op. Tokens do not accrue while paused, so a pause is not followed
         by a bigger burst than was available when it started. Must be called from inside the
-        event loop that uses the limiter.
+        event loop that uses the limiter. With a shared backend the pause is published before
+        this limiter's next token (:meth:`apause` publishes at once).
         """
-        if not math.isfinite(seconds):
-            raise ValueError(f"seconds must be a finite number, got {seconds!r}")
-        if seconds <= 0:
+        if not _pause_seconds(seconds):
             return
-        now = anyio.current_time()
-        self._check_clock(now)
-        until = now + seconds
-        if until <= self._paused_until:
+        if self._backend is None:
+            self._local.pause_now(seconds)
+        else:
+            self._pending_pause = max(self._pending_pause, anyio.current_time() + seconds)
+
+    async def apause(self, seconds: float) -> None:
+        """:meth:`pause`, published to a shared backend before returning (every client of the
+        account waits). Without one it is :meth:`pause` and has no checkpoint."""
+        if not _pause_seconds(seconds):
             return
-        if self._rate is not None:
-            self._refill(now, self._rate)
-            self._last = max(self._last, until)
-        self._paused_until = until
-        self._longest_pause = max(self._longest_pause, seconds)
+        backend = self._backend
+        if backend is None:
+            self._local.pause_now(seconds)
+            return
+        # Shielded: the pause must reach the other clients even if this call is being cancelled;
+        # the backend's own timeout bounds the wait.
+        with anyio.CancelScope(shield=True):
+            try:
+                await backend.pause(seconds)
+            except errors.RateLimiterUnavailableError as exc:
+                # Nothing is lost: the next token is refused the same way, so nothing is sent.
+                logger.info("could not publish a %.2f s pause: %s", seconds, exc)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from one answer (adaptive pacing): its rate-limit headers, and a 429."""
+        """Learn from one answer (adaptive pacing): its rate-limit headers, and a 429.
+
+        With a shared backend the observation is published before this limiter's next token
+        (:meth:`aobserve` publishes at once).
+        """
         if not self._adaptive:
             return
-        self._learned = True
-        self._wake_probe_waiters()
-        limit = _number(headers.get("x-ratelimit-limit"))
-        remaining = _number(headers.get("x-ratelimit-remaining"))
-        if limit is not None and limit > 0:
-            window = _number(headers.get("x-ratelimit-window")) or 1.0
-            if not self._header_pace and remaining is not None:
-                # First sight of the limit: what is left of the burst may go at once. Later
-                # answers' counts are stale (other requests are in flight), so only spacing.
-                self._pace_credit = int(remaining)
-            self._pace = limit / window if self._rate is None else min(self._rate, limit / window)
-            self._header_pace = True
-        if remaining is not None and remaining < 1:
-            reset = _number(headers.get("x-ratelimit-reset"))
-            if reset is not None:
-                if reset > 1e9:  # a unix time, not a delay
-                    reset -= time.time()
-                self.pause(min(max(reset, 0.0), _constants.DEFAULT_MAX_RETRY_AFTER))
-        now = anyio.current_time()
-        if status == 429:
-            self._slow_down(now)
-        elif self._pace is not None and not self._header_pace:
-            # Additive increase: about +1 request/s per second of answers without a 429.
-            self._pace = min(self._pace + _constants.PACE_INCREASE / self._pace, 1e6)
-            if now - self._pace_touched > _constants.PACE_FORGET:
-                self._pace = None
+        seen = self._learn(status, headers)
+        if self._backend is None:
+            self._local.observe_now(seen)
+        elif self._worth_publishing(seen, self._backend):
+            if len(self._pending_observations) >= _PENDING_MAX:
+                del self._pending_observations[0]
+            self._pending_observations.append(seen)
 
-    def _slow_down(self, now: float) -> None:
-        if self._header_pace:
-            return  # the server said what it allows; the pause handles the rest
-        if now - self._decreased_at < max(1.0, 1.0 / (self._pace or 1.0)):
-            return  # one wave of 429s is one signal, not many
-        measured = self._window_count / max(now - self._window_start, 1.0)
-        current = self._pace if self._pace is not None else max(measured, _constants.PACE_MIN)
-        self._pace = max(_constants.PACE_MIN, current * _constants.PACE_DECREASE)
-        self._decreased_at = self._pace_touched = now
+    async def aobserve(self, status: int, headers: Mapping[str, str]) -> None:
+        """:meth:`observe`, published to a shared backend before returning. Without one it is
+        :meth:`observe` and has no checkpoint."""
+        if not self._adaptive:
+            return
+        seen = self._learn(status, headers)
+        backend = self._backend
+        if backend is None:
+            self._local.observe_now(seen)
+            return
+        if not self._worth_publishing(seen, backend):
+            return
+        # Shielded: the answer is already in hand; learning from it must not turn a completed
+        # request into a cancelled one. The backend's own timeout bounds the wait.
+        with anyio.CancelScope(shield=True):
+            try:
+                await backend.observe(seen)
+            except errors.RateLimiterUnavailableError as exc:
+                logger.info("could not publish what an answer said about the limit: %s", exc)
+
+    async def aclose(self) -> None:
+        """Release the shared backend's connections (the client's ``aclose`` calls it)."""
+        if self._backend is not None:
+            await self._backend.aclose()
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _learn(self, status: int, headers: Mapping[str, str]) -> Observation:
+        self._learned = True
+        self._wake_probe_waiters()
+        return observation(status, headers)
+
+    @staticmethod
+    def _worth_publishing(seen: Observation, backend: RateBackend) -> bool:
+        # A plain answer only matters to a learned AIMD pace (additive increase); skipping the
+        # others saves a round trip per request on an account that is not rate limited.
+        return (
+            seen.status == 429
+            or seen.header_pace is not None
+            or seen.pause is not None
+            or backend.last_state().pace is not None
+        )
 
     async def _acquire(self) -> bool:
         """Wait for a slot; True when this request is the probe of an adaptive limiter."""
@@ -344,16 +406,15 @@ class RateLimiter:
         try:
             if not self._learned:
                 probe = await self._wait_probe()
-            # Hot path (no rate, no pace, no pause, nobody queued for a turn): no checkpoint.
-            if (
-                self._rate is not None
-                or self._pace is not None
-                or not self._turn.idle
-                or (self._paused_until and anyio.current_time() < self._paused_until)
-            ):
-                await self._wait_turn()
-            if self._adaptive:
-                self._count_request()
+            if self._backend is not None:
+                await self._wait_turn()  # the shared backend counts what it hands out
+            else:
+                local = self._local
+                # Hot path (no rate, no pace, no pause, nobody queued for a turn): no checkpoint.
+                if local.needs_turn() or not self._turn.idle:
+                    await self._wait_turn()
+                if self._adaptive:
+                    local.count_request()
         except BaseException:
             self._release(probe)
             raise
@@ -382,68 +443,40 @@ class RateLimiter:
             self._probe_event.set()
             self._probe_event = None
 
-    def _count_request(self) -> None:
-        now = anyio.current_time()
-        if now - self._window_start >= 1.0:
-            self._window_start, self._window_count = now, 0
-        self._window_count += 1
-
     async def _wait_turn(self) -> None:
         turn = self._turn
         await turn.acquire()
         try:
+            backend = self._backend
+            if backend is None:
+                local = self._local
+                while True:
+                    wait = local.take_now()  # takes the token when it returns 0.0
+                    if wait <= 0:
+                        return
+                    await anyio.sleep(wait)
             while True:
-                now = anyio.current_time()
-                self._check_clock(now)
-                if now < self._paused_until:
-                    # A pause can only be extended, never shortened, so sleeping to the deadline
-                    # known now and re-checking is enough.
-                    await anyio.sleep(self._paused_until - now)
-                    continue
-                pace = self._pace
-                if pace is not None and self._pace_credit > 0 and now >= self._paused_until:
-                    self._pace_credit -= 1
-                    self._pace_next = now + 1.0 / pace  # after the burst, one interval
-                    pace = None  # this one spends the burst credit: no spacing
-                elif pace is not None and now < self._pace_next:
-                    await anyio.sleep(self._pace_next - now)
-                    continue
-                rate = self._rate
-                if rate is not None:
-                    self._refill(now, rate)
-                    if self._tokens < 1.0 - _EPSILON:
-                        await anyio.sleep((1.0 - self._tokens) / rate)
-                        continue
-                    # The only place a token is consumed: synchronous, after all waiting.
-                    self._tokens = max(0.0, self._tokens - 1.0)
-                if pace is not None:
-                    self._pace_next = max(now, self._pace_next) + 1.0 / pace
-                return
+                if self._pending_pause or self._pending_observations:
+                    await self._publish_pending(backend)
+                wait = await backend.take()
+                if wait <= 0:
+                    return
+                # Another client may pause or take meanwhile: ask again after the wait.
+                await anyio.sleep(wait)
         finally:
             turn.release()
 
-    def _refill(self, now: float, rate: float) -> None:
-        elapsed = now - self._last
-        if elapsed > 0:
-            self._tokens = min(self._capacity, self._tokens + elapsed * rate)
-            self._last = now
-
-    def _check_clock(self, now: float) -> None:
-        # The limiter may outlive its event loop (a notebook re-running cells in a new loop), and
-        # some clocks (trio's) start at a random offset per run. A deadline further ahead than the
-        # longest pause ever requested cannot come from the current clock: drop it, don't hang.
-        limit = now + self._longest_pause
-        if self._paused_until > limit:
-            self._paused_until = now
-        if self._last > limit:
-            self._last = now
+    async def _publish_pending(self, backend: RateBackend) -> None:
+        deadline, self._pending_pause = self._pending_pause, 0.0
+        left = deadline - anyio.current_time()
+        if left > 0:
+            await backend.pause(left)
+        while self._pending_observations:
+            await backend.observe(self._pending_observations.pop(0))
 
 
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
+def _pause_seconds(seconds: float) -> bool:
+    """Validate a pause length; False when it is a no-op (``<= 0``)."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"seconds must be a finite number, got {seconds!r}")
+    return seconds > 0

@@ -19,6 +19,7 @@
     │   ├── CheckpointCorruptError    a damaged record (other than a torn last line)
     │   ├── CheckpointMismatchError   the checkpoint belongs to another run or input
     │   └── CheckpointLockedError     another run holds the checkpoint
+    ├── RateLimiterUnavailableError   the shared rate limiter (Redis) cannot be reached; not sent
     └── VoximplantError               Voximplant's {"error": {"code", "msg"}} (sent with HTTP 200)
         └── VoximplantAuthenticationError   codes 100, 433, 447, 454-456 (bad/expired key or JWT)
 
@@ -48,6 +49,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "RequestValidationError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
@@ -272,6 +274,16 @@ class CheckpointMismatchError(CheckpointError):
 
 class CheckpointLockedError(CheckpointError):
     """Another run (this process or another one) is using the checkpoint file."""
+
+
+class RateLimiterUnavailableError(ClickSendError):
+    """The shared rate limiter (``limiter_backend``) could not be asked for a token, so the
+    request was not sent: sending unthrottled could break the account's limit for every worker.
+    ``backend`` names it without credentials."""
+
+    def __init__(self, message: str, *, backend: str) -> None:
+        self.backend = escape_control(redact(backend))
+        super().__init__(escape_control(redact(f"rate limiter {self.backend}: {message}")))
 
 
 class VoximplantError(ClickSendError):
