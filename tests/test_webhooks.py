@@ -33,6 +33,7 @@ from clicksend_async.webhooks import (
     parse_webhook,
     webhook_body,
 )
+from clicksend_async.webhooks import _decode as webhook_decoding
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "openapi" / "examples"
 UTC = timezone.utc
@@ -674,8 +675,8 @@ def test_json_shape_is_the_real_depth_and_container_count(value: Any, ascii_only
     # Strings made of brackets, quotes and backslashes: the escapes JSON gives them must not
     # confuse the scan (json.dumps writes \\ and \" for them).
     text = json.dumps(value, ensure_ascii=ascii_only)
-    structure = webhooks._json_structure(text)
-    depth = max(accumulate(map(webhooks._DEPTH_STEP.__getitem__, structure)), default=0)
+    structure = webhook_decoding._json_structure(text)
+    depth = max(accumulate(map(webhook_decoding._DEPTH_STEP.__getitem__, structure)), default=0)
     assert (depth, structure.count(b"[") + structure.count(b"{")) == _depth_and_containers(value)
     in_strings = sum(string.count(",") for string in _strings_in(value))
     assert structure.count(b",") == text.count(",") - in_strings
@@ -1162,4 +1163,4 @@ def test_fuzz_only_webhook_error_or_an_event(
         assert message and message.isprintable() and len(message) < 4000
         assert all(isinstance(field, str) for field in exc.fields)
     else:
-        assert isinstance(event, (InboundSmsWebhook, *webhooks._RECEIPT_MODELS.values()))
+        assert isinstance(event, (InboundSmsWebhook, *webhook_decoding._RECEIPT_MODELS.values()))
