@@ -24,6 +24,9 @@ from clicksend_async.voximplant import AsyncVoximplant
 BASE = "https://api.voximplant.com/platform_api"
 ACCOUNT_ID = 4714487
 KEY_ID = "5c1d9ef7-1d2a-4d2d-8a57-2c09c5b7b36f"
+# Read at import: a blocking file read inside an async test trips ASYNC240.
+EXAMPLES = Path(__file__).resolve().parent.parent / "openapi" / "examples"
+CALL_HISTORY_EXAMPLE = (EXAMPLES / "POST__platform_api__GetCallHistory.json").read_text("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -264,11 +267,7 @@ async def test_http_429_and_5xx_are_retried(vox: AsyncVoximplant, router: respx.
 
 
 async def test_sessions_are_typed(vox: AsyncVoximplant, router: respx.MockRouter) -> None:
-    example = json.loads(
-        (
-            Path(__file__).resolve().parent.parent / "openapi/examples/POST__platform_api__GetCallHistory.json"
-        ).read_text(encoding="utf-8")
-    )
+    example = json.loads(CALL_HISTORY_EXAMPLE)
     router.post("/GetCallHistory").mock(return_value=httpx.Response(200, json=example))
     sessions = [s async for s in vox.call_history(**WINDOW, with_calls=True, with_records=True)]
     session = sessions[0]
