@@ -47,7 +47,14 @@ def sample(schema: dict[str, Any]) -> Any:
         return True
     if "pattern" in schema:
         return "01"
-    return "x"
+    return "x" * schema.get("minLength", 1)
+
+
+def kwarg_name(wire_name: str) -> str:
+    """The keyword a generated method takes for a query parameter (`filter[status][]` ->
+    `filter_status___`), as the generator derives it."""
+    name = re.sub(r"\W", "_", wire_name)
+    return name + "_" if name in {"from", "import", "class", "type", "id", "format"} else name
 
 
 def method_of(cs: AsyncClickSend, op: Operation) -> Any:
@@ -77,7 +84,7 @@ async def test_operation_hits_its_method_and_path(
     kwargs: dict[str, Any] = dict(path_values)
     for param in op.raw.get("parameters", []):
         if param.get("in") == "query" and param.get("required"):
-            kwargs[param["name"]] = sample(param["schema"])
+            kwargs[kwarg_name(param["name"])] = sample(param["schema"])
     body = None
     if "requestBody" in op.raw:
         body = sample(op.raw["requestBody"]["content"]["application/json"]["schema"])

@@ -18,7 +18,7 @@ from clicksend_async.models.clicksend import InboundSmsWebhook, SmsDeliveryRecei
 from clicksend_async.sandbox import DOCS_TEST_KEY, Sandbox, serve_in_background
 from clicksend_async.webhooks import parse_webhook
 from tests.spec_index import Operation, operations
-from tests.test_operations import TAG_RESOURCE, method_of, sample
+from tests.test_operations import TAG_RESOURCE, kwarg_name, method_of, sample
 
 OPS = [op for op in operations() if op.api == "clicksend"]
 SEND = {"messages": [{"to": "+61411111111", "body": "Hello", "custom_string": "ref-1"}]}
@@ -78,7 +78,7 @@ async def test_every_operation_answers_2xx_through_the_sdk(op: Operation) -> Non
             kwargs[name] = ids.get(key, "1")
         for param in op.raw.get("parameters", []):
             if param.get("in") == "query" and param.get("required"):
-                kwargs[param["name"]] = sample(param["schema"])
+                kwargs[kwarg_name(param["name"])] = sample(param["schema"])
         if "requestBody" in op.raw:
             schema = op.raw["requestBody"]["content"]["application/json"]["schema"]
             kwargs["payload"] = BODIES.get(op.operation_id, sample(schema))

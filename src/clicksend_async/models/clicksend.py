@@ -333,6 +333,106 @@ class AccountVerifyForgotPasswordRequest(CSModel):
     """
 
 
+class AllowedSenderCountries(CSModel):
+    global_: Annotated[bool | None, Field(alias="global")] = None
+    """
+    True when a sender from any country may be used.
+    """
+    country_codes: list[str] | None = None
+
+
+class AllowedSenderType(CSModel):
+    sender_type: str | None = None
+    """
+    alpha_tag, 10DLC, tollfree, own_number, shortcode, longcode or shared_longcode (open set).
+    """
+    allowed_sender_countries: AllowedSenderCountries | None = None
+
+
+class AlphaTag(CSModel):
+    id: str | None = None
+    account_id: str | None = None
+    workspace_id: str | None = None
+    user_id: str | None = None
+    alpha_tag: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    countries: list[str] | None = None
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class AlphaTagBusiness(CSModel):
+    country: Literal["AU"]
+    business_name: Annotated[str, Field(max_length=80)]
+    business_relationship: Literal["PRIMARY", "ENTITY_ASSOCIATE"]
+    """
+    PRIMARY (your own business) or ENTITY_ASSOCIATE (a business you send for).
+    """
+    business_info: AlphaTagBusinessInfo
+    business_address: AlphaTagBusinessAddress
+    representative: AlphaTagRepresentative
+    abn: Annotated[str, Field(pattern="^\\d+$")]
+    partner_business_name: Annotated[str | None, Field(max_length=80)] = None
+    partner_abn: Annotated[str | None, Field(max_length=15, pattern="^\\d+$")] = None
+    partner_business_info: AlphaTagBusinessInfo | None = None
+    partner_business_address: AlphaTagBusinessAddress | None = None
+    partner_representative: AlphaTagRepresentative | None = None
+
+
+class AlphaTagBusinessAddress(CSModel):
+    addr_line1: Annotated[str, Field(max_length=80)]
+    addr_line2: Annotated[str | None, Field(max_length=80)] = None
+    city: Annotated[str, Field(max_length=50)]
+    state: Annotated[str, Field(max_length=100)]
+    postal: Annotated[str, Field(max_length=10)]
+
+
+class AlphaTagBusinessInfo(CSModel):
+    website: Annotated[str, Field(max_length=128)]
+    phone_number: Annotated[str, Field(max_length=15)]
+
+
+class AlphaTagRepresentative(CSModel):
+    first_name: Annotated[str, Field(max_length=32)]
+    last_name: Annotated[str, Field(max_length=32)]
+    email: Annotated[str, Field(max_length=100)]
+    title: Annotated[str | None, Field(max_length=50)] = None
+    """
+    Required for the partner representative.
+    """
+
+
+class AlphaTagsCreateRequest(CSModel):
+    alpha_tag: str
+    """
+    The alpha tag, 3 to 11 characters of a-z A-Z 0-9 +, at least one not a digit.
+    """
+    reason: str | None = None
+    """
+    One of: Sole Trader Name, Company Name, Partnership Name, Registered Trust Name, Co-Operative Name, Indigenous Corporation Name, Registered Organisation Name, Personal Name, Trademark, Government Agency or Entity, Product or Service Name, Acronym/Initialism, Contraction of Name, Third Party.
+    """
+    countries: Annotated[list[Literal["AU"]] | None, Field(max_length=1, min_length=1)] = None
+    """
+    Countries the tag is requested for (only AU is supported, and required there).
+    """
+    businesses: Annotated[list[AlphaTagBusiness] | None, Field(max_length=1, min_length=1)] = None
+    """
+    The business details; required when countries is given.
+    """
+
+
+class AlphaTagsListData(CSModel):
+    alpha_tags: list[AlphaTag] | None = None
+    metadata: Annotated[CursorMetadata | None, Field(alias="_metadata")] = None
+
+
+class CompliantSenderTypes(CSModel):
+    recipient_country_code: str | None = None
+    blocked_sender_types: list[str] | None = None
+    allowed_sender_types: list[AllowedSenderType] | None = None
+
+
 class ContactsCopyData(CSModel):
     contact_id: IntLike | None = None
     list_id: IntLike | None = None
@@ -590,6 +690,50 @@ class Currency(CSModel):
     currency_prefix_d: str | None = None
     currency_prefix_c: str | None = None
     currency_name_long: str | None = None
+
+
+class CursorMetadata(CSModel):
+    pagination: CursorPagination | None = None
+
+
+class CursorPagination(CSModel):
+    """
+    The cursor links of the newer list calls (own numbers, alpha tags).
+    """
+
+    self: str | None = None
+    next: str | None = None
+    page_size: IntLike | None = None
+
+
+class DefaultSender(CSModel):
+    id: str | None = None
+    user_id: IntLike | None = None
+    subaccount_id: IntLike | None = None
+    country_code: str | None = None
+    product_type: str | None = None
+    default_sender_strategies: list[DefaultSenderStrategy] | None = None
+    status: str | None = None
+    """
+    ENABLED or DISABLED.
+    """
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class DefaultSenderStrategy(CSModel):
+    sender_type: str | None = None
+    """
+    alpha_tag, 10DLC, tollfree, own_number, shortcode, longcode or shared_longcode (open set).
+    """
+    sender_id: str | None = None
+    sender_country_code: str | None = None
+    priority: IntLike | None = None
+    status: str | None = None
+    """
+    ENABLED or DISABLED.
+    """
+    note: str | None = None
 
 
 class DeliveryIssuesCreateData(CSModel):
@@ -1433,6 +1577,22 @@ class AccountVerifyForgotPasswordResponse(Envelope):
 
 class AccountVerifyResponse(Envelope):
     data: AccountVerifyData | None = None
+
+
+class AlphaTagsCreateResponse(Envelope):
+    data: AlphaTag | None = None
+
+
+class AlphaTagsDeleteResponse(Envelope):
+    data: Any | None = None
+
+
+class AlphaTagsGetResponse(Envelope):
+    data: AlphaTag | None = None
+
+
+class AlphaTagsListResponse(Envelope):
+    data: AlphaTagsListData | None = None
 
 
 class ContactsCopyResponse(Envelope):
@@ -3017,6 +3177,33 @@ class NumbersBuyData(CSModel):
     currency: Annotated[Currency | None, Field(alias="_currency")] = None
 
 
+class NumbersBuyRegistrationData(CSModel):
+    """
+    Compliance details of the business (AU SMS/MMS numbers).
+    """
+
+    business_name: Annotated[str, Field(max_length=100, min_length=2)]
+    business_address: Annotated[str, Field(max_length=150, min_length=5)]
+    suburb: Annotated[str, Field(max_length=50, min_length=2)]
+    postcode: Annotated[str, Field(max_length=20, min_length=2)]
+    state: Annotated[str, Field(max_length=50, min_length=2)]
+    contact_name: Annotated[str, Field(max_length=100, min_length=2)]
+    contact_number: Annotated[str, Field(pattern="^\\+?[1-9]\\d{1,14}$")]
+    country: Annotated[str, Field(pattern="^[A-Z]{2}$")]
+
+
+class NumbersBuyRequest(CSModel):
+    dedicated_number: str | None = None
+    """
+    The number to buy, as in the path (the official spec requires it in the body too).
+    """
+    type: Literal["sms", "mms"] | None = None
+    """
+    The service the number is for (the official spec requires it).
+    """
+    registration_data: NumbersBuyRegistrationData | None = None
+
+
 class NumbersBuyResponse(Envelope):
     data: NumbersBuyData | None = None
 
@@ -3032,6 +3219,45 @@ class NumbersListResponse(Envelope):
     data: NumbersListPage | None = None
 
 
+class NumbersRegisterRequest(CSModel):
+    full_name: str
+    """
+    Legal full name of the person registering the number (a personal name, not a business name).
+    """
+    company_name: str
+    """
+    Legal business name of the organisation.
+    """
+    email: str
+    """
+    Contact email for the registration.
+    """
+    website_url: str
+    """
+    The business website.
+    """
+    sample_message: str
+    """
+    An example of the messages the number will send.
+    """
+    primary_use_case: str
+    """
+    Main purpose of the number (e.g. Marketing, Notifications, Authentication).
+    """
+    company_number: str
+    """
+    The organisation's support phone number.
+    """
+    area_code: str
+    """
+    Your top 3 area codes, in case the first is not available (e.g. "416, 647, 905").
+    """
+
+
+class NumbersRegisterResponse(Envelope):
+    data: dict[str, Any] | None = None
+
+
 class NumbersSearchItem(CSModel):
     country: str | None = None
     country_name: str | None = None
@@ -3043,6 +3269,107 @@ class NumbersSearchItem(CSModel):
 
 class NumbersSearchResponse(Envelope):
     data: NumbersSearchPage | None = None
+
+
+class OwnNumber(CSModel):
+    id: str | None = None
+    account_id: str | None = None
+    workspace_id: str | None = None
+    user_id: str | None = None
+    phone_number: str | None = None
+    country: str | None = None
+    label: str | None = None
+    status: str | None = None
+    """
+    PENDING, APPROVED or REJECTED.
+    """
+    verified_timestamp: str | None = None
+    notified_timestamp: str | None = None
+    is_nearing_expiration: bool | None = None
+    """
+    True when the verification is over 11 months old and should be renewed.
+    """
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class OwnNumberVerification(CSModel):
+    id: str | None = None
+    """
+    The verification id, for the verify call.
+    """
+    own_number_id: str | None = None
+    status: str | None = None
+    expires_timestamp: str | None = None
+    remaining_attempts: IntLike | None = None
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class OwnNumbersDeleteResponse(Envelope):
+    data: OwnNumber | None = None
+
+
+class OwnNumbersGetResponse(Envelope):
+    data: OwnNumber | None = None
+
+
+class OwnNumbersListData(CSModel):
+    own_numbers: list[OwnNumber] | None = None
+    metadata: Annotated[CursorMetadata | None, Field(alias="_metadata")] = None
+
+
+class OwnNumbersListResponse(Envelope):
+    data: OwnNumbersListData | None = None
+
+
+class OwnNumbersRequestVerificationRequest(CSModel):
+    label: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    Your label for the number (1 to 200 characters).
+    """
+    phone_number: str
+    """
+    The phone number to verify.
+    """
+    country: str | None = None
+    """
+    Two-letter country code of the number.
+    """
+
+
+class OwnNumbersRequestVerificationResponse(Envelope):
+    data: OwnNumberVerification | None = None
+
+
+class OwnNumbersUpdateRequest(CSModel):
+    label: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    Your label for the number (1 to 200 characters).
+    """
+
+
+class OwnNumbersUpdateResponse(Envelope):
+    data: OwnNumber | None = None
+
+
+class OwnNumbersVerifyRequest(CSModel):
+    code: Annotated[str, Field(max_length=6, min_length=6)]
+    """
+    The 6-character one-time code.
+    """
+    phone_number: str
+    """
+    The phone number being verified.
+    """
+    country: str | None = None
+    """
+    Two-letter country code of the number.
+    """
+
+
+class OwnNumbersVerifyResponse(Envelope):
+    data: OwnNumberVerification | None = None
 
 
 class Page(CSModel):
@@ -4025,6 +4352,151 @@ class SearchContactsListsResponse(Envelope):
     data: SearchContactsListsPage | None = None
 
 
+class SenderStrategy(CSModel):
+    sender_type: Literal[
+        "alpha_tag", "10DLC", "tollfree", "own_number", "shortcode", "longcode", "shared_longcode"
+    ]
+    sender_id: str | None
+    sender_country_code: str | None = None
+    note: Annotated[str | None, Field(max_length=200)] = None
+
+
+class SendersCreateDefaultRequest(CSModel):
+    country_code: str
+    """
+    The recipient country (ISO 3166-1 alpha-2) the default applies to.
+    """
+    product_type: Literal["SMS"]
+    default_sender_strategies: Annotated[list[SenderStrategy], Field(max_length=1, min_length=1)]
+    """
+    Exactly one strategy for now.
+    """
+
+
+class SendersCreateDefaultResponse(Envelope):
+    data: DefaultSender | None = None
+
+
+class SendersDeleteDefaultResponse(Envelope):
+    data: Any | None = None
+
+
+class SendersGetDefaultResponse(Envelope):
+    data: DefaultSender | None = None
+
+
+class SendersListCompliantTypesData(CSModel):
+    data: list[CompliantSenderTypes] | None = None
+
+
+class SendersListCompliantTypesResponse(Envelope):
+    data: SendersListCompliantTypesData | None = None
+
+
+class SendersListDefaultsData(CSModel):
+    data: list[DefaultSender] | None = None
+    per_page: IntLike | None = None
+    self_page_url: str | None = None
+    next_page_url: str | None = None
+
+
+class SendersListDefaultsResponse(Envelope):
+    data: SendersListDefaultsData | None = None
+
+
+class SendersUpdateDefaultRequest(CSModel):
+    default_sender_strategies: Annotated[list[SenderStrategy], Field(max_length=1, min_length=1)]
+    """
+    Exactly one strategy for now.
+    """
+
+
+class SendersUpdateDefaultResponse(Envelope):
+    data: DefaultSender | None = None
+
+
+class ShortUrlStatistics(CSModel):
+    long_url_id: str | None = None
+    """
+    The id of one long URL of the source; pass it to the tracking call.
+    """
+    links: ShortUrlStatisticsLinks | None = None
+    device: list[ShortUrlStatisticsCount] | None = None
+    os: list[ShortUrlStatisticsCount] | None = None
+    browser: list[ShortUrlStatisticsCount] | None = None
+    country: list[ShortUrlStatisticsCount] | None = None
+    region: list[ShortUrlStatisticsCount] | None = None
+
+
+class ShortUrlStatisticsCount(CSModel):
+    label: str | None = None
+    count: IntLike | None = None
+
+
+class ShortUrlStatisticsLinks(CSModel):
+    total: IntLike | None = None
+    """
+    Recipients.
+    """
+    opened_unique: IntLike | None = None
+    """
+    Recipients that clicked the short URL.
+    """
+    opened_total: IntLike | None = None
+    """
+    Clicks (a recipient clicking twice counts twice).
+    """
+    unopened: IntLike | None = None
+    """
+    Recipients that did not click (total - opened_unique).
+    """
+
+
+class ShortUrlTrackingContact(CSModel):
+    contact_id: IntLike | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone_number: str | None = None
+
+
+class ShortUrlTrackingItem(CSModel):
+    open_count: IntLike | None = None
+    date_opened: UnixTime | None = None
+    user_geo_country: str | None = None
+    user_geo_region: str | None = None
+    user_device: str | None = None
+    user_browser: str | None = None
+    user_os: str | None = None
+    contact: ShortUrlTrackingContact | None = None
+
+
+class ShortUrlsStatisticsData(CSModel):
+    data: list[ShortUrlStatistics] | None = None
+
+
+class ShortUrlsStatisticsResponse(Envelope):
+    data: ShortUrlsStatisticsData | list[ShortUrlStatistics] | None = None
+
+
+class ShortUrlsTrackingData(CSModel):
+    total: IntLike | None = None
+    per_page: IntLike | None = None
+    current_page_size: IntLike | None = None
+    prev_page_url: str | None = None
+    """
+    Absent when there is no previous page.
+    """
+    next_page_url: str | None = None
+    """
+    Absent when there is no next page.
+    """
+    data: list[ShortUrlTrackingItem] | None = None
+
+
+class ShortUrlsTrackingResponse(Envelope):
+    data: ShortUrlsTrackingData | None = None
+
+
 class SmsCampaignsCancelData(CSModel):
     sms_campaign_id: IntLike | None = None
     name: str | None = None
@@ -4364,6 +4836,10 @@ class SmsExportHistoryResponse(Envelope):
     data: SmsExportHistoryData | None = None
 
 
+class SmsGetInboundResponse(Envelope):
+    data: SmsInboundItem | None = None
+
+
 class SmsGetReceiptData(CSModel):
     timestamp_send: UnixTime | None = None
     timestamp: UnixTime | None = None
@@ -4378,6 +4854,10 @@ class SmsGetReceiptData(CSModel):
 
 class SmsGetReceiptResponse(Envelope):
     data: SmsGetReceiptData | None = None
+
+
+class SmsGetTemplateResponse(Envelope):
+    data: SmsTemplatesItem | None = None
 
 
 class SmsHistoryItem(CSModel):
