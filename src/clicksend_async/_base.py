@@ -1,19 +1,120 @@
-"""The base class every generated model derives from.
+"""The base classes every generated model derives from.
 
 ClickSend's payloads are inconsistent (see README, "Quirks"), so models are forgiving on input and
 exact on output: unknown fields are kept (``extra="allow"``) rather than dropped, fields can be set
 by their Python name or their wire name, and dumping uses the wire names by default.
+
+Responses never fail on a field that does not fit its declared type (:class:`CSModel`): a call
+that succeeded on the server must not raise in the client because the API sent, say, ``"n/a"`` for
+a price. Requests stay strict (:class:`CSRequestModel`): a bad argument is named before anything
+is sent. :func:`strict_validation` switches the lenient parsing off, for tests.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import to_jsonable_python
+from typing_extensions import Self
+
+__all__ = [
+    "CSModel",
+    "CSRequestModel",
+    "VoximplantRecordBase",
+    "strict_validation",
+    "strict_validation_enabled",
+    "unparsed_fields",
+]
+
+log = logging.getLogger("clicksend_async")
+
+_STRICT: ContextVar[bool] = ContextVar("clicksend_async_strict_validation", default=False)
+_RAW_KEY = "_cs_unparsed"  # where an instance keeps its raw values, in __pydantic_private__
+# Each round of recovery drops the fields the previous attempt rejected; a model has few levels.
+_MAX_ROUNDS = 8
+_warned: set[tuple[str, str]] = set()
+
+
+@contextmanager
+def strict_validation(enabled: bool = True) -> Iterator[None]:
+    """Within the block, response models raise ``ValidationError`` on a field that does not fit
+    its declared type instead of keeping the raw value (the pydantic default). For tests that
+    must notice a spec that no longer matches the API; the client option
+    ``strict_response_validation=True`` sets it around each call. Per task/thread (a contextvar).
+    """
+    token = _STRICT.set(enabled)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
+def strict_validation_enabled() -> bool:
+    """Whether :func:`strict_validation` is in force here."""
+    return _STRICT.get()
+
+
+def unparsed_fields(model: BaseModel) -> dict[str, Any]:
+    """The fields of ``model`` (not of its nested models) kept as raw wire values because they
+    did not fit their declared type: Python field name -> the value as the API sent it."""
+    private = model.__pydantic_private__
+    raw = private.get(_RAW_KEY) if private else None
+    return dict(raw) if raw else {}
+
+
+def _warn_once(model: type[BaseModel], key: str, value: Any, error_type: str) -> None:
+    # Once per (model, field): a list of 1,000 records with the same odd field logs one line.
+    # Never the value itself: it may be personal data or a credential (an api_key field).
+    marker = (model.__qualname__, key)
+    if marker in _warned:
+        return
+    _warned.add(marker)
+    log.warning(
+        "%s.%s: the API sent a %s that does not fit the declared type (%s); "
+        "kept the raw value (unparsed_fields() lists such fields)",
+        model.__name__,
+        key,
+        type(value).__name__,
+        error_type,
+    )
 
 
 class CSModel(BaseModel):
+    """Base of every generated response model (and, through :class:`CSRequestModel`, of the
+    request models).
+
+    **Lenient parsing.** When a field's wire value does not fit its declared type (a string
+    where the spec says an object, ``"n/a"`` for a price, an object for a list), validation
+    does not fail: the other fields are parsed as usual and that field keeps the raw wire value,
+    with one warning per (model, field) on the ``clicksend_async`` logger. Nested models recover
+    on their own, so only the innermost field that did not fit is kept raw; a list field with one
+    bad item is kept raw as a whole.
+
+    **Typed access of a kept raw value.** The attribute holds the value exactly as the API sent
+    it (``page.data`` may be a ``list`` although it is annotated as a page model, a ``Money``
+    field may hold ``"n/a"``): the annotation, and so a type checker, no longer describes it.
+    :meth:`unparsed_fields` (or :func:`unparsed_fields`) says which fields of a model were kept
+    raw; code that relies on the declared type can check it, or run under
+    :func:`strict_validation` to get the pydantic ``ValidationError`` instead. A kept value
+    counts as set and is dumped back unchanged under its wire name (``model_dump``), so nothing
+    the API sent is lost.
+    """
+
     model_config = ConfigDict(
         extra="allow",
         validate_by_name=True,
@@ -25,9 +126,152 @@ class CSModel(BaseModel):
         defer_build=True,
     )
 
+    # Request models set this: they stay strict so a bad argument is refused before sending.
+    _cs_strict: ClassVar[bool] = False
+    # Wire names of the fields sent as JSON strings though the caller may give an int
+    # (spec extension x-wire-type: string, carried into Field(json_schema_extra=...)).
+    _cs_wire_str: ClassVar[frozenset[str]] = frozenset()
+    _cs_names: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        names: dict[str, str] = {}
+        wire_str: set[str] = set()
+        for name, field in cls.model_fields.items():
+            names[name] = name
+            if field.alias:
+                names[field.alias] = name
+            extra = field.json_schema_extra
+            if isinstance(extra, dict) and extra.get("x-wire-type") == "string":
+                wire_str.add(name)
+        cls._cs_names = names
+        cls._cs_wire_str = frozenset(wire_str)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _cs_keep_unfit_fields(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            # Only a mapping can be recovered field by field; anything else (a list where this
+            # model was expected) fails here and is kept raw by the enclosing model's field.
+            if cls._cs_strict or _STRICT.get() or not isinstance(data, Mapping):
+                raise
+            return cls._cs_recover(data, exc, handler)
+
+    @classmethod
+    def _cs_recover(
+        cls, data: Mapping[Any, Any], exc: ValidationError, handler: ModelWrapValidatorHandler[Self]
+    ) -> Self:
+        remaining = dict(data)
+        kept: dict[str, Any] = {}  # input key -> raw value
+        error = exc
+        for _ in range(_MAX_ROUNDS):
+            dropped = False
+            for detail in error.errors(include_url=False, include_context=False):
+                loc = detail["loc"]
+                key = loc[0] if loc else None
+                if isinstance(key, str) and key in remaining:
+                    value = remaining.pop(key)
+                    kept[key] = value
+                    _warn_once(cls, key, value, detail["type"])
+                    dropped = True
+            if not dropped:  # an error not tied to an input field: nothing left to drop
+                raise exc
+            try:
+                instance = handler(remaining)
+            except ValidationError as again:
+                error = again
+                continue
+            break
+        else:
+            raise exc
+        raw: dict[str, Any] = {}
+        for key, value in kept.items():
+            name = cls._cs_names.get(key)
+            if name is None:  # not a declared field: an extra, which any value fits
+                if instance.__pydantic_extra__ is not None:
+                    instance.__pydantic_extra__[key] = value
+                continue
+            instance.__dict__[name] = value
+            instance.__pydantic_fields_set__.add(name)
+            raw[name] = value
+        if raw:
+            private = instance.__pydantic_private__
+            if private is None:
+                object.__setattr__(instance, "__pydantic_private__", {_RAW_KEY: raw})
+            else:
+                private[_RAW_KEY] = raw
+        return instance
+
+    @model_serializer(mode="wrap")
+    def _cs_dump(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        raw = unparsed_fields(self)
+        if not raw:
+            dumped = handler(self)
+        else:
+            # Serialise the parsed fields as usual, then put the kept values back as sent: their
+            # fields' own serialisers (Money, UnixTime) expect the declared type.
+            stand_in = self.model_copy()
+            for name in raw:
+                stand_in.__dict__[name] = None  # every response field is optional
+            dumped = handler(stand_in)
+            if isinstance(dumped, dict):
+                self._cs_put_back(dumped, raw, info)
+        if self._cs_wire_str and info.mode_is_json() and isinstance(dumped, dict):
+            for name in self._cs_wire_str:
+                field = type(self).model_fields[name]
+                key = field.alias if field.alias and field.alias in dumped else name
+                value = dumped.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    dumped[key] = str(value)
+        return dumped
+
+    def _cs_put_back(
+        self, dumped: dict[str, Any], raw: dict[str, Any], info: SerializationInfo
+    ) -> None:
+        fields = type(self).model_fields
+        for name, value in raw.items():
+            alias = fields[name].alias or name
+            if alias in dumped:
+                key = alias
+            elif name in dumped:
+                key = name
+            elif info.exclude_none and value is not None and _included(name, info):
+                key = name if info.by_alias is False else alias
+            else:
+                continue  # excluded by the caller's include/exclude/exclude_unset
+            dumped[key] = to_jsonable_python(value) if info.mode_is_json() else value
+
+    def unparsed_fields(self) -> dict[str, Any]:
+        """The fields of this model kept as raw wire values (see the class docstring)."""
+        return unparsed_fields(self)
+
     def to_wire(self) -> dict[str, object]:
         """The JSON-ready body ClickSend expects: wire names, only the fields that were set."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def _included(name: str, info: SerializationInfo) -> bool:
+    """Whether the caller's include/exclude keep the field ``name`` at this level."""
+    exclude, include = info.exclude, info.include
+    if exclude and name in exclude:
+        # a set excludes the field; a dict excludes it only when its value is True (else it
+        # excludes some of the field's own contents)
+        nested: object = exclude[name] if isinstance(exclude, dict) else True
+        if nested is True:
+            return False
+    return include is None or name in include
+
+
+class CSRequestModel(CSModel):
+    """Base of the generated models of input the SDK checks (``base-class-map`` in pyproject.toml:
+    every schema a request body or a webhook payload reaches). Strict: a value that does not fit
+    is a ``ValidationError`` (the client raises ``RequestValidationError``, ``parse_webhook``
+    ``WebhookError``, naming the field), never sent or accepted as is."""
+
+    _cs_strict: ClassVar[bool] = True
 
 
 class VoximplantRecordBase(CSModel):

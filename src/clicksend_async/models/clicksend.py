@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 from typing import Annotated, Any, Literal
-from clicksend_async._base import CSModel
+from clicksend_async._base import CSModel, CSRequestModel
 from clicksend_async._types import IntLike, Money, UnixTime
 
 
@@ -65,7 +65,7 @@ class AccountCreateDataSubaccount(CSModel):
     notes: str | None = None
 
 
-class AccountCreateRequest(CSModel):
+class AccountCreateRequest(CSRequestModel):
     username: str
     """
     Your username
@@ -100,14 +100,14 @@ class AccountCreateRequest(CSModel):
     """
 
 
-class AccountForgotPasswordRequest(CSModel):
+class AccountForgotPasswordRequest(CSRequestModel):
     username: str
     """
     Username belonging to account
     """
 
 
-class AccountForgotUsernameRequest(CSModel):
+class AccountForgotUsernameRequest(CSRequestModel):
     email: str
     """
     Email belonging to account
@@ -182,7 +182,7 @@ class AccountSendVerificationData(CSModel):
     country: str | None = None
 
 
-class AccountSendVerificationRequest(CSModel):
+class AccountSendVerificationRequest(CSRequestModel):
     country: str
     """
     Two-letter country code (ISO3166)
@@ -318,7 +318,7 @@ class AccountVerifyDataSubaccount(CSModel):
     access_settings: IntLike | None = None
 
 
-class AccountVerifyForgotPasswordRequest(CSModel):
+class AccountVerifyForgotPasswordRequest(CSRequestModel):
     subaccount_id: int
     """
     ID of subaccount
@@ -362,7 +362,7 @@ class AlphaTag(CSModel):
     updated_timestamp: str | None = None
 
 
-class AlphaTagBusiness(CSModel):
+class AlphaTagBusiness(CSRequestModel):
     country: Literal["AU"]
     business_name: Annotated[str, Field(max_length=80)]
     business_relationship: Literal["PRIMARY", "ENTITY_ASSOCIATE"]
@@ -380,7 +380,7 @@ class AlphaTagBusiness(CSModel):
     partner_representative: AlphaTagRepresentative | None = None
 
 
-class AlphaTagBusinessAddress(CSModel):
+class AlphaTagBusinessAddress(CSRequestModel):
     addr_line1: Annotated[str, Field(max_length=80)]
     addr_line2: Annotated[str | None, Field(max_length=80)] = None
     city: Annotated[str, Field(max_length=50)]
@@ -388,12 +388,12 @@ class AlphaTagBusinessAddress(CSModel):
     postal: Annotated[str, Field(max_length=10)]
 
 
-class AlphaTagBusinessInfo(CSModel):
+class AlphaTagBusinessInfo(CSRequestModel):
     website: Annotated[str, Field(max_length=128)]
     phone_number: Annotated[str, Field(max_length=15)]
 
 
-class AlphaTagRepresentative(CSModel):
+class AlphaTagRepresentative(CSRequestModel):
     first_name: Annotated[str, Field(max_length=32)]
     last_name: Annotated[str, Field(max_length=32)]
     email: Annotated[str, Field(max_length=100)]
@@ -403,7 +403,7 @@ class AlphaTagRepresentative(CSModel):
     """
 
 
-class AlphaTagsCreateRequest(CSModel):
+class AlphaTagsCreateRequest(CSRequestModel):
     alpha_tag: str
     """
     The alpha tag, 3 to 11 characters of a-z A-Z 0-9 +, at least one not a digit.
@@ -479,7 +479,7 @@ class ContactsCreateData(CSModel):
     list_name: Annotated[str | None, Field(alias="_list_name")] = None
 
 
-class ContactsCreateRequest(CSModel):
+class ContactsCreateRequest(CSRequestModel):
     phone_number: str | None = None
     """
     Your phone number in E.164 format. Must be provided if no fax number or email.
@@ -628,7 +628,7 @@ class ContactsUpdateData(CSModel):
     list_name: Annotated[str | None, Field(alias="_list_name")] = None
 
 
-class ContactsUpdateRequest(CSModel):
+class ContactsUpdateRequest(CSRequestModel):
     phone_number: str | None = None
     """
     Your phone number in E.164 format. Must be provided if no fax number or email.
@@ -746,7 +746,7 @@ class DeliveryIssuesCreateData(CSModel):
     email_address: str | None = None
 
 
-class DeliveryIssuesCreateRequest(CSModel):
+class DeliveryIssuesCreateRequest(CSRequestModel):
     message_id: str | None = None
     """
     The message id of the message.
@@ -794,7 +794,7 @@ class DetectAddressDetectData(CSModel):
     address_country: str | None = None
 
 
-class DetectAddressDetectRequest(CSModel):
+class DetectAddressDetectRequest(CSRequestModel):
     content: str | None = None
     """
     Base64-encoded PDF of the letter whose address should be detected (send this or 'address').
@@ -812,7 +812,7 @@ class EmailAddressesCreateData(CSModel):
     date_added: UnixTime | None = None
 
 
-class EmailAddressesCreateRequest(CSModel):
+class EmailAddressesCreateRequest(CSRequestModel):
     body: str
     """
     Email to be allowed.
@@ -841,7 +841,7 @@ class EmailAddressesVerifyData(CSModel):
     date_added: UnixTime | None = None
 
 
-class EmailAttachment(CSModel):
+class EmailAttachment(CSRequestModel):
     content: str
     """
     The base64-encoded contents of the file.
@@ -972,7 +972,7 @@ class EmailCampaignsPriceDataData(CSModel):
     list_id: IntLike | None = None
 
 
-class EmailCampaignsPriceRequest(CSModel):
+class EmailCampaignsPriceRequest(CSRequestModel):
     name: str
     """
     Your campaign name.
@@ -1040,7 +1040,7 @@ class EmailCampaignsSendDataData(CSModel):
     body_plain_text: str | None = None
 
 
-class EmailCampaignsSendRequest(CSModel):
+class EmailCampaignsSendRequest(CSRequestModel):
     name: str
     """
     Your campaign name.
@@ -1100,7 +1100,7 @@ class EmailCampaignsUpdateData(CSModel):
     body_plain_text: str | None = None
 
 
-class EmailCampaignsUpdateRequest(CSModel):
+class EmailCampaignsUpdateRequest(CSRequestModel):
     name: str | None = None
     subject: str | None = None
     from_email_address_id: IntLike | None = None
@@ -1114,7 +1114,7 @@ class EmailExportHistoryData(CSModel):
     url: str | None = None
 
 
-class EmailFrom(CSModel):
+class EmailFrom(CSRequestModel):
     email_address_id: int | str | None = None
     """
     Id of an allowed (verified) email address, see /email/addresses. (The body-parameter example sends the placeholder string "email"; both types are accepted.)
@@ -1187,7 +1187,7 @@ class EmailPriceDataToArrayItem(CSModel):
     name: str | None = None
 
 
-class EmailPriceRequest(CSModel):
+class EmailPriceRequest(CSRequestModel):
     to: list[EmailRecipient]
     """
     Array of To Recipient items. (array of names and emails)
@@ -1227,7 +1227,7 @@ class EmailReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class EmailReceiptRulesCreateRequest(CSModel):
+class EmailReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -1277,7 +1277,7 @@ class EmailReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class EmailReceiptRulesUpdateRequest(CSModel):
+class EmailReceiptRulesUpdateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -1300,7 +1300,7 @@ class EmailReceiptRulesUpdateRequest(CSModel):
     """
 
 
-class EmailRecipient(CSModel):
+class EmailRecipient(CSRequestModel):
     email: str
     """
     Email address.
@@ -1358,7 +1358,7 @@ class EmailSendDataToItem(CSModel):
     name: str | None = None
 
 
-class EmailSendRequest(CSModel):
+class EmailSendRequest(CSRequestModel):
     to: list[EmailRecipient]
     """
     Array of To Recipient items. (array of names and emails)
@@ -1397,7 +1397,7 @@ class EmailTemplatesCreateData(CSModel):
     body: str | None = None
 
 
-class EmailTemplatesCreateRequest(CSModel):
+class EmailTemplatesCreateRequest(CSRequestModel):
     template_name: str
     """
     The intended name for the new template.
@@ -1427,7 +1427,7 @@ class EmailTemplatesUpdateData(CSModel):
     body: str | None = None
 
 
-class EmailTemplatesUpdateRequest(CSModel):
+class EmailTemplatesUpdateRequest(CSRequestModel):
     template_name: str | None = None
     """
     The intended name for the template.
@@ -1444,7 +1444,7 @@ class EmailToSmsCreateAllowedAddressData(CSModel):
     from_: Annotated[str | None, Field(alias="from")] = None
 
 
-class EmailToSmsCreateAllowedAddressRequest(CSModel):
+class EmailToSmsCreateAllowedAddressRequest(CSRequestModel):
     email_address: str
     """
     Your email address
@@ -1460,7 +1460,7 @@ class EmailToSmsCreateStrippedStringData(CSModel):
     strip_string: str | None = None
 
 
-class EmailToSmsCreateStrippedStringRequest(CSModel):
+class EmailToSmsCreateStrippedStringRequest(CSRequestModel):
     strip_string: str
     """
     String to be stripped.
@@ -1488,7 +1488,7 @@ class EmailToSmsUpdateStrippedStringData(CSModel):
     strip_string: str | None = None
 
 
-class EmailToSmsUpdateStrippedStringRequest(CSModel):
+class EmailToSmsUpdateStrippedStringRequest(CSRequestModel):
     strip_string: str
     """
     String to be stripped.
@@ -1795,7 +1795,7 @@ class ExportData(CSModel):
     url: str | None = None
 
 
-class FaxDeliveryReceiptWebhook(CSModel):
+class FaxDeliveryReceiptWebhook(CSRequestModel):
     """
     Pushed to your URL for each fax delivery receipt.
     """
@@ -1910,7 +1910,7 @@ class FaxInboundRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxInboundRulesCreateRequest(CSModel):
+class FaxInboundRulesCreateRequest(CSRequestModel):
     dedicated_number: str
     """
     Dedicated Number. Can be '*' to apply to all numbers.
@@ -1979,7 +1979,7 @@ class FaxInboundRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxInboundRulesUpdateRequest(CSModel):
+class FaxInboundRulesUpdateRequest(CSRequestModel):
     dedicated_number: str
     """
     Dedicated Number. Can be '*' to apply to all numbers.
@@ -2006,7 +2006,7 @@ class FaxInboundRulesUpdateResponse(Envelope):
     data: FaxInboundRulesUpdateData | None = None
 
 
-class FaxMessage(CSModel):
+class FaxMessage(CSRequestModel):
     source: str | None = None
     """
     Your method of sending e.g. 'wordpress', 'php', 'c#'.
@@ -2070,7 +2070,7 @@ class FaxPriceDataMessage(CSModel):
     status: str | None = None
 
 
-class FaxPriceRequest(CSModel):
+class FaxPriceRequest(CSRequestModel):
     messages: Annotated[list[FaxMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -2094,7 +2094,7 @@ class FaxReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxReceiptRulesCreateRequest(CSModel):
+class FaxReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -2160,7 +2160,7 @@ class FaxReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxReceiptRulesUpdateRequest(CSModel):
+class FaxReceiptRulesUpdateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -2233,7 +2233,7 @@ class FaxSendDataMessage(CSModel):
     status: str | None = None
 
 
-class FaxSendRequest(CSModel):
+class FaxSendRequest(CSRequestModel):
     messages: Annotated[list[FaxMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -2274,7 +2274,7 @@ class GlobalSendingAgreeDataItemRegistrationStatus(CSModel):
     name: str | None = None
 
 
-class GlobalSendingAgreeRequest(CSModel):
+class GlobalSendingAgreeRequest(CSRequestModel):
     country_list_ids: int
     """
     Country list ID's
@@ -2352,7 +2352,7 @@ class GlobalSendingSelectCountriesDataItemRegistrationStatus(CSModel):
     name: str | None = None
 
 
-class GlobalSendingSelectCountriesRequest(CSModel):
+class GlobalSendingSelectCountriesRequest(CSRequestModel):
     country_list_ids: list[int]
     """
     Ids of the countries to enable (see /country-list).
@@ -2363,7 +2363,7 @@ class GlobalSendingSelectCountriesResponse(Envelope):
     data: list[GlobalSendingSelectCountriesDataItem] | None = None
 
 
-class InboundSmsWebhook(CSModel):
+class InboundSmsWebhook(CSRequestModel):
     """
     Pushed to your URL (inbound-SMS rule with a URL action) for each reply or inbound message.
     """
@@ -2410,7 +2410,7 @@ class InboundSmsWebhook(CSModel):
     """
 
 
-class LetterRecipient(CSModel):
+class LetterRecipient(CSRequestModel):
     address_name: str
     """
     Name of address
@@ -2518,7 +2518,7 @@ class LettersPriceDataRecipient(CSModel):
     status: str | None = None
 
 
-class LettersPriceRequest(CSModel):
+class LettersPriceRequest(CSRequestModel):
     recipients: Annotated[list[LetterRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -2602,7 +2602,7 @@ class LettersSendDataRecipientReturnAddress(CSModel):
     address_country: str | None = None
 
 
-class LettersSendRequest(CSModel):
+class LettersSendRequest(CSRequestModel):
     recipients: Annotated[list[LetterRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -2644,7 +2644,7 @@ class ListsCreateData(CSModel):
     contacts_count: Annotated[IntLike | None, Field(alias="_contacts_count")] = None
 
 
-class ListsCreateRequest(CSModel):
+class ListsCreateRequest(CSRequestModel):
     list_name: str
     """
     Your contact list name
@@ -2676,7 +2676,7 @@ class ListsImportContactsData(CSModel):
     id: IntLike | None = None
 
 
-class ListsImportContactsRequest(CSModel):
+class ListsImportContactsRequest(CSRequestModel):
     file_url: str
     """
     URL of file to process
@@ -2706,7 +2706,7 @@ class ListsRemoveDuplicatesData(CSModel):
     deleted: IntLike | None = None
 
 
-class ListsRemoveDuplicatesRequest(CSModel):
+class ListsRemoveDuplicatesRequest(CSRequestModel):
     fields: list[str] | None = None
 
 
@@ -2721,7 +2721,7 @@ class ListsUpdateData(CSModel):
     contacts_count: Annotated[IntLike | None, Field(alias="_contacts_count")] = None
 
 
-class ListsUpdateRequest(CSModel):
+class ListsUpdateRequest(CSRequestModel):
     list_name: str
     """
     Your new list name
@@ -2880,7 +2880,7 @@ class MmsCampaignsPriceDataData(CSModel):
     body: str | None = None
 
 
-class MmsCampaignsPriceRequest(CSModel):
+class MmsCampaignsPriceRequest(CSRequestModel):
     list_id: int
     """
     Your list id.
@@ -2933,7 +2933,7 @@ class MmsCampaignsSendData(CSModel):
     media_file_url: Annotated[str | None, Field(alias="_media_file_url")] = None
 
 
-class MmsCampaignsSendRequest(CSModel):
+class MmsCampaignsSendRequest(CSRequestModel):
     list_id: int
     """
     Your list id.
@@ -2989,7 +2989,7 @@ class MmsCampaignsUpdateData(CSModel):
     media_file_url: Annotated[str | None, Field(alias="_media_file_url")] = None
 
 
-class MmsCampaignsUpdateRequest(CSModel):
+class MmsCampaignsUpdateRequest(CSRequestModel):
     list_id: int
     """
     Your list id.
@@ -3068,7 +3068,7 @@ class MmsHistoryResponse(Envelope):
     data: MmsHistoryPage | None = None
 
 
-class MmsMessage(CSModel):
+class MmsMessage(CSRequestModel):
     to: str
     """
     Recipient phone number in E.164 format
@@ -3114,7 +3114,7 @@ class MmsPriceDataMessage(CSModel):
     status: str | None = None
 
 
-class MmsPriceRequest(CSModel):
+class MmsPriceRequest(CSRequestModel):
     messages: Annotated[list[MmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -3153,7 +3153,7 @@ class MmsSendDataMessage(CSModel):
     status: str | None = None
 
 
-class MmsSendRequest(CSModel):
+class MmsSendRequest(CSRequestModel):
     messages: Annotated[list[MmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -3177,7 +3177,7 @@ class NumbersBuyData(CSModel):
     currency: Annotated[Currency | None, Field(alias="_currency")] = None
 
 
-class NumbersBuyRegistrationData(CSModel):
+class NumbersBuyRegistrationData(CSRequestModel):
     """
     Compliance details of the business (AU SMS/MMS numbers).
     """
@@ -3192,7 +3192,7 @@ class NumbersBuyRegistrationData(CSModel):
     country: Annotated[str, Field(pattern="^[A-Z]{2}$")]
 
 
-class NumbersBuyRequest(CSModel):
+class NumbersBuyRequest(CSRequestModel):
     dedicated_number: str | None = None
     """
     The number to buy, as in the path (the official spec requires it in the body too).
@@ -3219,7 +3219,7 @@ class NumbersListResponse(Envelope):
     data: NumbersListPage | None = None
 
 
-class NumbersRegisterRequest(CSModel):
+class NumbersRegisterRequest(CSRequestModel):
     full_name: str
     """
     Legal full name of the person registering the number (a personal name, not a business name).
@@ -3323,7 +3323,7 @@ class OwnNumbersListResponse(Envelope):
     data: OwnNumbersListData | None = None
 
 
-class OwnNumbersRequestVerificationRequest(CSModel):
+class OwnNumbersRequestVerificationRequest(CSRequestModel):
     label: Annotated[str | None, Field(max_length=200, min_length=1)] = None
     """
     Your label for the number (1 to 200 characters).
@@ -3342,7 +3342,7 @@ class OwnNumbersRequestVerificationResponse(Envelope):
     data: OwnNumberVerification | None = None
 
 
-class OwnNumbersUpdateRequest(CSModel):
+class OwnNumbersUpdateRequest(CSRequestModel):
     label: Annotated[str | None, Field(max_length=200, min_length=1)] = None
     """
     Your label for the number (1 to 200 characters).
@@ -3353,7 +3353,7 @@ class OwnNumbersUpdateResponse(Envelope):
     data: OwnNumber | None = None
 
 
-class OwnNumbersVerifyRequest(CSModel):
+class OwnNumbersVerifyRequest(CSRequestModel):
     code: Annotated[str, Field(max_length=6, min_length=6)]
     """
     The 6-character one-time code.
@@ -3483,7 +3483,7 @@ class NumbersSearchPage(Page):
     currency: Annotated[Currency | None, Field(alias="_currency")] = None
 
 
-class PostcardRecipient(CSModel):
+class PostcardRecipient(CSRequestModel):
     address_name: str
     """
     Name of address
@@ -3633,7 +3633,7 @@ class PostcardsPriceDataRecipientReturnAddress(CSModel):
     address_country: str | None = None
 
 
-class PostcardsPriceRequest(CSModel):
+class PostcardsPriceRequest(CSRequestModel):
     recipients: Annotated[list[PostcardRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -3695,7 +3695,7 @@ class PostcardsSendDataRecipientReturnAddress(CSModel):
     address_country: str | None = None
 
 
-class PostcardsSendRequest(CSModel):
+class PostcardsSendRequest(CSRequestModel):
     recipients: Annotated[list[PostcardRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -3798,7 +3798,7 @@ class RechargeUpdateCreditCardData(CSModel):
     token: str | None = None
 
 
-class RechargeUpdateCreditCardRequest(CSModel):
+class RechargeUpdateCreditCardRequest(CSRequestModel):
     number: str
     """
     Credit card number
@@ -3899,7 +3899,7 @@ class ResellerAccountsCreateDataSubaccount(CSModel):
     access_reseller: IntLike | None = None
 
 
-class ResellerAccountsCreateRequest(CSModel):
+class ResellerAccountsCreateRequest(CSRequestModel):
     username: str
     """
     Account username
@@ -4112,7 +4112,7 @@ class ResellerAccountsTransferCreditDataSubaccount(CSModel):
     access_reseller: IntLike | None = None
 
 
-class ResellerAccountsTransferCreditRequest(CSModel):
+class ResellerAccountsTransferCreditRequest(CSRequestModel):
     client_user_id: int
     """
     User ID of client
@@ -4163,7 +4163,7 @@ class ResellerAccountsUpdateData(CSModel):
     subaccount: Annotated[Any | None, Field(alias="_subaccount")] = None
 
 
-class ResellerAccountsUpdateRequest(CSModel):
+class ResellerAccountsUpdateRequest(CSRequestModel):
     username: str
     """
     Account username
@@ -4214,7 +4214,7 @@ class ReturnAddressesCreateData(CSModel):
     address_country: str | None = None
 
 
-class ReturnAddressesCreateRequest(CSModel):
+class ReturnAddressesCreateRequest(CSRequestModel):
     address_name: str
     """
     Your address name.
@@ -4301,7 +4301,7 @@ class ReturnAddressesUpdateData(CSModel):
     address_country: str | None = None
 
 
-class ReturnAddressesUpdateRequest(CSModel):
+class ReturnAddressesUpdateRequest(CSRequestModel):
     address_name: str
     """
     Your address name.
@@ -4352,7 +4352,7 @@ class SearchContactsListsResponse(Envelope):
     data: SearchContactsListsPage | None = None
 
 
-class SenderStrategy(CSModel):
+class SenderStrategy(CSRequestModel):
     sender_type: Literal[
         "alpha_tag", "10DLC", "tollfree", "own_number", "shortcode", "longcode", "shared_longcode"
     ]
@@ -4361,7 +4361,7 @@ class SenderStrategy(CSModel):
     note: Annotated[str | None, Field(max_length=200)] = None
 
 
-class SendersCreateDefaultRequest(CSModel):
+class SendersCreateDefaultRequest(CSRequestModel):
     country_code: str
     """
     The recipient country (ISO 3166-1 alpha-2) the default applies to.
@@ -4404,7 +4404,7 @@ class SendersListDefaultsResponse(Envelope):
     data: SendersListDefaultsData | None = None
 
 
-class SendersUpdateDefaultRequest(CSModel):
+class SendersUpdateDefaultRequest(CSRequestModel):
     default_sender_strategies: Annotated[list[SenderStrategy], Field(max_length=1, min_length=1)]
     """
     Exactly one strategy for now.
@@ -4576,7 +4576,7 @@ class SmsCampaignsPriceDataData(CSModel):
     schedule: UnixTime | None = None
 
 
-class SmsCampaignsPriceRequest(CSModel):
+class SmsCampaignsPriceRequest(CSRequestModel):
     list_id: int
     """
     Your list id.
@@ -4618,7 +4618,7 @@ class SmsCampaignsSendData(CSModel):
     source: str | None = None
 
 
-class SmsCampaignsSendRequest(CSModel):
+class SmsCampaignsSendRequest(CSRequestModel):
     list_id: int
     """
     Your list id.
@@ -4665,7 +4665,7 @@ class SmsCampaignsUpdateData(CSModel):
     source: str | None = None
 
 
-class SmsCampaignsUpdateRequest(CSModel):
+class SmsCampaignsUpdateRequest(CSRequestModel):
     list_id: int
     """
     Your list id.
@@ -4710,7 +4710,7 @@ class SmsCreateTemplateData(CSModel):
     template_name: str | None = None
 
 
-class SmsCreateTemplateRequest(CSModel):
+class SmsCreateTemplateRequest(CSRequestModel):
     template_name: str
     """
     Name of template
@@ -4737,7 +4737,7 @@ class SmsCreateTestInboundData(CSModel):
     keyword: Annotated[str | None, Field(alias="_keyword")] = None
 
 
-class SmsCreateTestInboundRequest(CSModel):
+class SmsCreateTestInboundRequest(CSRequestModel):
     url: str
     """
     Your URL that you want to forward to.
@@ -4758,7 +4758,7 @@ class SmsCreateTestReceiptData(CSModel):
     custom_string: str | None = None
 
 
-class SmsCreateTestReceiptRequest(CSModel):
+class SmsCreateTestReceiptRequest(CSRequestModel):
     url: str
     """
     Your URL that you want to forward to.
@@ -4773,7 +4773,7 @@ class SmsDeleteTemplateResponse(Envelope):
     data: list[Any] | None = None
 
 
-class SmsDeliveryReceiptWebhook(CSModel):
+class SmsDeliveryReceiptWebhook(CSRequestModel):
     """
     Pushed to your URL for each SMS delivery receipt.
     """
@@ -4927,7 +4927,7 @@ class SmsInboundRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsInboundRulesCreateRequest(CSModel):
+class SmsInboundRulesCreateRequest(CSRequestModel):
     dedicated_number: str
     """
     Dedicated Number. Can be '*' to apply to all numbers.
@@ -5018,7 +5018,7 @@ class SmsInboundRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsInboundRulesUpdateRequest(CSModel):
+class SmsInboundRulesUpdateRequest(CSRequestModel):
     dedicated_number: str
     """
     Dedicated Number. Can be '*' to apply to all numbers.
@@ -5061,7 +5061,7 @@ class SmsMarkInboundMessageReadResponse(Envelope):
     data: IntLike | None = None
 
 
-class SmsMarkInboundReadRequest(CSModel):
+class SmsMarkInboundReadRequest(CSRequestModel):
     date_before: UnixTime | None = None
     """
     An optional timestamp - mark all as read before this timestamp. If not given, all messages will be marked as read.
@@ -5072,7 +5072,7 @@ class SmsMarkInboundReadResponse(Envelope):
     data: list[Any] | None = None
 
 
-class SmsMarkReceiptsReadRequest(CSModel):
+class SmsMarkReceiptsReadRequest(CSRequestModel):
     date_before: UnixTime | None = None
     """
     Mark all as read before this timestamp
@@ -5083,7 +5083,7 @@ class SmsMarkReceiptsReadResponse(Envelope):
     data: list[Any] | None = None
 
 
-class SmsMessage(CSModel):
+class SmsMessage(CSRequestModel):
     from_: Annotated[str | None, Field(alias="from")] = None
     """
     Your sender id
@@ -5141,7 +5141,7 @@ class SmsPriceDataMessage(CSModel):
     status: str | None = None
 
 
-class SmsPriceRequest(CSModel):
+class SmsPriceRequest(CSRequestModel):
     messages: Annotated[list[SmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -5161,7 +5161,7 @@ class SmsReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsReceiptRulesCreateRequest(CSModel):
+class SmsReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -5231,7 +5231,7 @@ class SmsReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsReceiptRulesUpdateRequest(CSModel):
+class SmsReceiptRulesUpdateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -5304,7 +5304,7 @@ class SmsSendDataMessage(CSModel):
     status: str | None = None
 
 
-class SmsSendRequest(CSModel):
+class SmsSendRequest(CSRequestModel):
     messages: Annotated[list[SmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -5335,7 +5335,7 @@ class SmsUpdateTemplateData(CSModel):
     template_name: str | None = None
 
 
-class SmsUpdateTemplateRequest(CSModel):
+class SmsUpdateTemplateRequest(CSRequestModel):
     template_name: str
     """
     Name of template
@@ -5462,7 +5462,7 @@ class SubaccountsCreateData(CSModel):
     notes: str | None = None
 
 
-class SubaccountsCreateRequest(CSModel):
+class SubaccountsCreateRequest(CSRequestModel):
     api_username: str
     """
     Your new api username.
@@ -5609,7 +5609,7 @@ class SubaccountsUpdateData(CSModel):
     notes: str | None = None
 
 
-class SubaccountsUpdateRequest(CSModel):
+class SubaccountsUpdateRequest(CSRequestModel):
     api_username: str | None = None
     """
     Your new api username.
@@ -5686,7 +5686,7 @@ class UploadsUploadData(CSModel):
     url: Annotated[str | None, Field(alias="_url")] = None
 
 
-class UploadsUploadRequest(CSModel):
+class UploadsUploadRequest(CSRequestModel):
     content: str
     """
     Base64-encoded file contents
@@ -5709,7 +5709,7 @@ class VoiceCancelResponse(Envelope):
     data: list[Any] | None = None
 
 
-class VoiceDeliveryReceiptWebhook(CSModel):
+class VoiceDeliveryReceiptWebhook(CSRequestModel):
     """
     Pushed to your URL for each voice delivery receipt.
     """
@@ -5820,7 +5820,7 @@ class VoiceLanguagesResponse(Envelope):
     data: list[VoiceLanguagesDataItem] | None = None
 
 
-class VoiceMessage(CSModel):
+class VoiceMessage(CSRequestModel):
     to: str | None = None
     """
     Your phone number in E.164 format.
@@ -5867,7 +5867,7 @@ class VoiceMessage(CSModel):
     """
 
 
-class VoiceMessage2(CSModel):
+class VoiceMessage2(CSRequestModel):
     to: str
     """
     Your phone number in E.164 format.
@@ -5943,7 +5943,7 @@ class VoicePriceDataMessage(CSModel):
     status: str | None = None
 
 
-class VoicePriceRequest(CSModel):
+class VoicePriceRequest(CSRequestModel):
     messages: Annotated[list[VoiceMessage2], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -5963,7 +5963,7 @@ class VoiceReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class VoiceReceiptRulesCreateRequest(CSModel):
+class VoiceReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -6033,7 +6033,7 @@ class VoiceReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class VoiceReceiptRulesUpdateRequest(CSModel):
+class VoiceReceiptRulesUpdateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
@@ -6112,7 +6112,7 @@ class VoiceSendDataMessage(CSModel):
     status: str | None = None
 
 
-class VoiceSendRequest(CSModel):
+class VoiceSendRequest(CSRequestModel):
     messages: Annotated[list[VoiceMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
