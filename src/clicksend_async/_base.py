@@ -45,6 +45,7 @@ log = logging.getLogger("clicksend_async")
 
 _STRICT: ContextVar[bool] = ContextVar("clicksend_async_strict_validation", default=False)
 _RAW_KEY = "_cs_unparsed"  # where an instance keeps its raw values, in __pydantic_private__
+_WIRE_KEY = "_cs_unprefixed"  # ... and the fields that arrived without their "_" prefix
 # Each round of recovery drops the fields the previous attempt rejected; a model has few levels.
 _MAX_ROUNDS = 8
 _warned: set[tuple[str, str]] = set()
@@ -132,33 +133,57 @@ class CSModel(BaseModel):
     # (spec extension x-wire-type: string, carried into Field(json_schema_extra=...)).
     _cs_wire_str: ClassVar[frozenset[str]] = frozenset()
     _cs_names: ClassVar[dict[str, str]] = {}
+    # Fields whose wire name is "_" + their Python name (_currency -> currency): the API also
+    # sends some of them without the underscore (official spec: message_type, currency).
+    _cs_unprefixed: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         names: dict[str, str] = {}
         wire_str: set[str] = set()
+        unprefixed: dict[str, str] = {}
         for name, field in cls.model_fields.items():
             names[name] = name
             if field.alias:
                 names[field.alias] = name
+                if field.alias == "_" + name:
+                    unprefixed[name] = field.alias
             extra = field.json_schema_extra
             if isinstance(extra, dict) and extra.get("x-wire-type") == "string":
                 wire_str.add(name)
         cls._cs_names = names
         cls._cs_wire_str = frozenset(wire_str)
+        cls._cs_unprefixed = {} if cls._cs_strict else unprefixed
 
     @model_validator(mode="wrap")
     @classmethod
     def _cs_keep_unfit_fields(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         try:
-            return handler(data)
+            instance = handler(data)
         except ValidationError as exc:
             # Only a mapping can be recovered field by field; anything else (a list where this
             # model was expected) fails here and is kept raw by the enclosing model's field.
             if cls._cs_strict or _STRICT.get() or not isinstance(data, Mapping):
                 raise
-            return cls._cs_recover(data, exc, handler)
+            instance = cls._cs_recover(data, exc, handler)
+        if cls._cs_unprefixed and isinstance(data, Mapping):
+            cls._cs_note_unprefixed(instance, data)
+        return instance
+
+    @classmethod
+    def _cs_note_unprefixed(cls, instance: CSModel, data: Mapping[Any, Any]) -> None:
+        """Remember the fields that arrived as ``currency`` rather than ``_currency``, so the dump
+        gives them back under the name the API used."""
+        sent = [
+            name for name, alias in cls._cs_unprefixed.items() if name in data and alias not in data
+        ]
+        if sent:
+            private = instance.__pydantic_private__
+            if private is None:
+                object.__setattr__(instance, "__pydantic_private__", {_WIRE_KEY: sent})
+            else:
+                private[_WIRE_KEY] = sent
 
     @classmethod
     def _cs_recover(
@@ -219,6 +244,12 @@ class CSModel(BaseModel):
             dumped = handler(stand_in)
             if isinstance(dumped, dict):
                 self._cs_put_back(dumped, raw, info)
+        private = self.__pydantic_private__
+        if private and _WIRE_KEY in private and isinstance(dumped, dict):
+            for name in private[_WIRE_KEY]:
+                alias = self._cs_unprefixed[name]
+                if alias in dumped:
+                    dumped[name] = dumped.pop(alias)
         if self._cs_wire_str and info.mode_is_json() and isinstance(dumped, dict):
             for name in self._cs_wire_str:
                 field = type(self).model_fields[name]

@@ -2254,7 +2254,7 @@ class GlobalSendingAgreeDataItem(CSModel):
     code: str | None = None
     region: str | None = None
     agreed_at: UnixTime | None = None
-    registration_entity: str | None = None
+    registration_entity: GlobalSendingRegistrationEntity | str | None = None
     registration_status: GlobalSendingAgreeDataItemRegistrationStatus | None = None
     jotform_id: str | None = None
     sms_registration_type: IntLike | None = None
@@ -2302,7 +2302,7 @@ class GlobalSendingListSelectedCountriesDataItem(CSModel):
     code: str | None = None
     region: str | None = None
     agreed_at: UnixTime | None = None
-    registration_entity: str | None = None
+    registration_entity: GlobalSendingRegistrationEntity | str | None = None
     registration_status: GlobalSendingListSelectedCountriesDataItemRegistrationStatus | None = None
     jotform_id: str | None = None
     sms_registration_type: IntLike | None = None
@@ -2326,13 +2326,22 @@ class GlobalSendingListSelectedCountriesResponse(Envelope):
     data: list[GlobalSendingListSelectedCountriesDataItem] | None = None
 
 
+class GlobalSendingRegistrationEntity(CSModel):
+    """
+    The entity a country's registration is held under (official spec).
+    """
+
+    id: IntLike | None = None
+    name: str | None = None
+
+
 class GlobalSendingSelectCountriesDataItem(CSModel):
     id: IntLike | None = None
     name: str | None = None
     code: str | None = None
     region: str | None = None
     agreed_at: UnixTime | None = None
-    registration_entity: str | None = None
+    registration_entity: GlobalSendingRegistrationEntity | str | None = None
     registration_status: GlobalSendingSelectCountriesDataItemRegistrationStatus | None = None
     jotform_id: str | None = None
     sms_registration_type: IntLike | None = None
@@ -2789,7 +2798,7 @@ class MasterEmailTemplatesListInCategoryResponse(Envelope):
 
 
 class MasterEmailTemplatesListResponse(Envelope):
-    data: MasterEmailTemplatesListPage | None = None
+    data: MasterEmailTemplatesListPage | list[MasterEmailTemplatesGetData] | None = None
 
 
 class MmsCampaignsCancelData(CSModel):
@@ -3463,7 +3472,7 @@ class MasterEmailTemplatesListInCategoryPage(Page):
 
 
 class MasterEmailTemplatesListPage(Page):
-    data: list[Any] | None = None
+    data: list[MasterEmailTemplatesGetData] | None = None
 
 
 class MmsCampaignsListPage(Page):
@@ -5813,7 +5822,7 @@ class VoiceHistoryResponse(Envelope):
 class VoiceLanguagesDataItem(CSModel):
     code: str | None = None
     country: str | None = None
-    gender: list[str] | None = None
+    gender: list[str] | str | None = None
 
 
 class VoiceLanguagesResponse(Envelope):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._pagination import AsyncPaginator, as_page
 from clicksend_async._resource import (
@@ -214,7 +214,7 @@ class MasterEmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> AsyncPaginator[m.MasterEmailTemplatesListPage, Any]:
+    ) -> AsyncPaginator[m.MasterEmailTemplatesListPage, m.MasterEmailTemplatesGetData]:
         """Get all master email templates (`GET /email/master-templates`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
