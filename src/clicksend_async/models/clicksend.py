@@ -112,7 +112,7 @@ class AccountForgotUsernameRequest(CSRequestModel):
     """
     Email belonging to account
     """
-    phone_number: str
+    phone_number: str | None = None
     """
     Phone belonging to account
     """
@@ -529,6 +529,10 @@ class ContactsCreateRequest(CSRequestModel):
     """
     Your last name
     """
+    date_added: str | None = None
+    """
+    When the contact was added, unix seconds as a string.
+    """
 
 
 class ContactsGetData(CSModel):
@@ -678,6 +682,10 @@ class ContactsUpdateRequest(CSRequestModel):
     """
     Your last name
     """
+    date_added: str | None = None
+    """
+    When the contact was added, unix seconds as a string.
+    """
 
 
 class CountriesListDataItem(CSModel):
@@ -768,6 +776,8 @@ class DeliveryIssuesCreateRequest(CSRequestModel):
     The user's email address.
     """
     email_address_1: Annotated[str | None, Field(alias="email-address")] = None
+    resolved: bool | None = None
+    support_comments: str | None = None
 
 
 class DeliveryIssuesListItem(CSModel):
@@ -813,7 +823,7 @@ class EmailAddressesCreateData(CSModel):
 
 
 class EmailAddressesCreateRequest(CSRequestModel):
-    body: str
+    body: str | None = None
     """
     Email to be allowed.
     """
@@ -985,7 +995,7 @@ class EmailCampaignsPriceRequest(CSRequestModel):
     """
     Your campaign message.
     """
-    from_email_address_id: int
+    from_email_address_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
     """
     The allowed email address id.
     """
@@ -993,17 +1003,27 @@ class EmailCampaignsPriceRequest(CSRequestModel):
     """
     Your name or business name.
     """
-    template_id: int | Money | None = None
+    template_id: Annotated[
+        int | str | Money | None, Field(json_schema_extra={"x-wire-type": "string"})
+    ] = None
     """
     Your template id.
     """
-    list_id: int
+    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
     """
     Your contact list id.
     """
-    schedule: UnixTime | None = None
+    schedule: Annotated[UnixTime | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
     """
     Your schedule timestamp.
+    """
+    draft: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    1 saves the campaign as a draft instead of sending it (official spec).
+    """
+    custom_string: str | None = None
+    """
+    Your reference.
     """
 
 
@@ -1053,7 +1073,7 @@ class EmailCampaignsSendRequest(CSRequestModel):
     """
     Your campaign message.
     """
-    from_email_address_id: int
+    from_email_address_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
     """
     The allowed email address id.
     """
@@ -1061,17 +1081,27 @@ class EmailCampaignsSendRequest(CSRequestModel):
     """
     Your name or business name.
     """
-    template_id: int | Money | None = None
+    template_id: Annotated[
+        int | str | Money | None, Field(json_schema_extra={"x-wire-type": "string"})
+    ] = None
     """
     Your template id.
     """
-    list_id: int
+    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
     """
     Your contact list id.
     """
     schedule: UnixTime | None = None
     """
     Your schedule timestamp.
+    """
+    draft: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    1 saves the campaign as a draft instead of sending it (official spec).
+    """
+    custom_string: str | None = None
+    """
+    Your reference.
     """
 
 
@@ -1108,6 +1138,10 @@ class EmailCampaignsUpdateRequest(CSRequestModel):
     template_id: IntLike | None = None
     body: str | None = None
     list_id: IntLike | None = None
+    schedule: UnixTime | None = None
+    """
+    Your schedule timestamp.
+    """
 
 
 class EmailExportHistoryData(CSModel):
@@ -1115,7 +1149,9 @@ class EmailExportHistoryData(CSModel):
 
 
 class EmailFrom(CSRequestModel):
-    email_address_id: int | str | None = None
+    email_address_id: Annotated[
+        int | str | None, Field(json_schema_extra={"x-wire-type": "string"})
+    ] = None
     """
     Id of an allowed (verified) email address, see /email/addresses. (The body-parameter example sends the placeholder string "email"; both types are accepted.)
     """
@@ -1204,6 +1240,10 @@ class EmailPriceRequest(CSRequestModel):
     """
     Sender: an object; the /email/price example sends a one-item array, so both are accepted.
     """
+    subject: str | None = None
+    """
+    Subject of the email.
+    """
     body: str
     """
     Body of the email.
@@ -1232,7 +1272,7 @@ class EmailReceiptRulesCreateRequest(CSRequestModel):
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int
     """
     Match Type. 0=All reports.
     """
@@ -1244,7 +1284,7 @@ class EmailReceiptRulesCreateRequest(CSRequestModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -1278,23 +1318,23 @@ class EmailReceiptRulesUpdateData(CSModel):
 
 
 class EmailReceiptRulesUpdateRequest(CSRequestModel):
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -1402,7 +1442,7 @@ class EmailTemplatesCreateRequest(CSRequestModel):
     """
     The intended name for the new template.
     """
-    template_id_master: float
+    template_id_master: int
     """
     The ID of the master template you want to base on.
     """
@@ -1432,7 +1472,7 @@ class EmailTemplatesUpdateRequest(CSRequestModel):
     """
     The intended name for the template.
     """
-    body: str
+    body: str | None = None
     """
     Your template body.
     """
@@ -1452,6 +1492,16 @@ class EmailToSmsCreateAllowedAddressRequest(CSRequestModel):
     from_: Annotated[str | None, Field(alias="from")] = None
     """
     Your sender id
+    """
+    from_fax: str | None = None
+    """
+    Your fax sender number (official spec).
+    """
+    subaccount_id: Annotated[
+        int | str | None, Field(json_schema_extra={"x-wire-type": "string"})
+    ] = None
+    """
+    The subaccount the address is allowed for (official spec).
     """
 
 
@@ -1927,7 +1977,7 @@ class FaxInboundRulesCreateRequest(CSRequestModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -1980,23 +2030,23 @@ class FaxInboundRulesUpdateData(CSModel):
 
 
 class FaxInboundRulesUpdateRequest(CSRequestModel):
-    dedicated_number: str
+    dedicated_number: str | None = None
     """
     Dedicated Number. Can be '*' to apply to all numbers.
     """
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -2099,7 +2149,7 @@ class FaxReceiptRulesCreateRequest(CSRequestModel):
     """
     Rule Name.
     """
-    match_type: float | str
+    match_type: int | str
     """
     Match Type. 0=All reports.
     """
@@ -2111,7 +2161,7 @@ class FaxReceiptRulesCreateRequest(CSRequestModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -2161,23 +2211,23 @@ class FaxReceiptRulesUpdateData(CSModel):
 
 
 class FaxReceiptRulesUpdateRequest(CSRequestModel):
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float | str
+    match_type: int | str | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -2275,7 +2325,7 @@ class GlobalSendingAgreeDataItemRegistrationStatus(CSModel):
 
 
 class GlobalSendingAgreeRequest(CSRequestModel):
-    country_list_ids: int
+    country_list_ids: int | None = None
     """
     Country list ID's
     """
@@ -2690,7 +2740,7 @@ class ListsImportContactsRequest(CSRequestModel):
     """
     URL of file to process
     """
-    field_order: list[str]
+    field_order: list[str] | str
     """
     Order of fields in file
     """
@@ -2716,7 +2766,7 @@ class ListsRemoveDuplicatesData(CSModel):
 
 
 class ListsRemoveDuplicatesRequest(CSRequestModel):
-    fields: list[str] | None = None
+    fields: list[str] | dict[str, str] | None = None
 
 
 class ListsRemoveDuplicatesResponse(Envelope):
@@ -2943,7 +2993,7 @@ class MmsCampaignsSendData(CSModel):
 
 
 class MmsCampaignsSendRequest(CSRequestModel):
-    list_id: int
+    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
     """
     Your list id.
     """
@@ -2970,6 +3020,10 @@ class MmsCampaignsSendRequest(CSRequestModel):
     media_file: str
     """
     URL pointing to media file.
+    """
+    url_to_shorten: str | None = None
+    """
+    A URL to shorten; put the placeholder 'smsu.io/xxxxx' in the body where the short link goes.
     """
 
 
@@ -2999,19 +3053,19 @@ class MmsCampaignsUpdateData(CSModel):
 
 
 class MmsCampaignsUpdateRequest(CSRequestModel):
-    list_id: int
+    list_id: Annotated[int | str | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
     """
     Your list id.
     """
-    name: str
+    name: str | None = None
     """
     Your campaign name.
     """
-    body: str
+    body: str | None = None
     """
     Your campaign message.
     """
-    from_: Annotated[str, Field(alias="from")]
+    from_: Annotated[str | None, Field(alias="from")] = None
     """
     Your sender id
     """
@@ -3019,11 +3073,11 @@ class MmsCampaignsUpdateRequest(CSRequestModel):
     """
     Your schedule timestamp.
     """
-    subject: str
+    subject: str | None = None
     """
     Subject of MMS campaign.
     """
-    media_file: str
+    media_file: str | None = None
     """
     URL pointing to media file.
     """
@@ -3097,6 +3151,10 @@ class MmsMessage(CSRequestModel):
     source: str | None = None
     custom_string: str | None = None
     country: str | None = None
+    schedule: UnixTime | None = None
+    """
+    Leave blank for immediate delivery; unix seconds.
+    """
 
 
 class MmsPriceData(CSModel):
@@ -3812,17 +3870,17 @@ class RechargeUpdateCreditCardRequest(CSRequestModel):
     """
     Credit card number
     """
-    expiry_month: Annotated[str, Field(pattern="^\\d{1,2}$")]
+    expiry_month: IntLike
     """
-    Expiry month, e.g. "05".
+    Expiry month, e.g. 5 or "05".
     """
-    expiry_year: Annotated[str, Field(pattern="^\\d{1,4}$")]
+    expiry_year: IntLike
     """
-    Expiry year, e.g. "2026".
+    Expiry year, e.g. 2026.
     """
-    cvc: Annotated[str, Field(pattern="^\\d{1,4}$")]
+    cvc: str | int
     """
-    Card verification code.
+    Card verification code; pass a string when it starts with 0.
     """
     name: str
     """
@@ -4173,35 +4231,35 @@ class ResellerAccountsUpdateData(CSModel):
 
 
 class ResellerAccountsUpdateRequest(CSRequestModel):
-    username: str
+    username: str | None = None
     """
     Account username
     """
-    password: str
+    password: str | None = None
     """
     Account password (unhashed)
     """
-    user_email: str
+    user_email: str | None = None
     """
     Account email
     """
-    user_phone: str
+    user_phone: str | None = None
     """
     Account phone number
     """
-    user_first_name: str
+    user_first_name: str | None = None
     """
     Account owner first name
     """
-    user_last_name: str
+    user_last_name: str | None = None
     """
     Account owner last name
     """
-    account_name: str
+    account_name: str | None = None
     """
     Account name (usually company name)
     """
-    country: str
+    country: str | None = None
     """
     Country of account holder
     """
@@ -4311,23 +4369,23 @@ class ReturnAddressesUpdateData(CSModel):
 
 
 class ReturnAddressesUpdateRequest(CSRequestModel):
-    address_name: str
+    address_name: str | None = None
     """
     Your address name.
     """
-    address_line_1: str
+    address_line_1: str | None = None
     """
     Your address line 1
     """
-    address_city: str
+    address_city: str | None = None
     """
     Your city
     """
-    address_postal_code: str
+    address_postal_code: str | None = None
     """
     Your postal code
     """
-    address_country: str
+    address_country: str | None = None
     """
     Your country
     """
@@ -4586,7 +4644,7 @@ class SmsCampaignsPriceDataData(CSModel):
 
 
 class SmsCampaignsPriceRequest(CSRequestModel):
-    list_id: int
+    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
     """
     Your list id.
     """
@@ -4652,6 +4710,14 @@ class SmsCampaignsSendRequest(CSRequestModel):
     """
     A URL to shorten; put the literal placeholder 'smsu.io/xxxxx' in the body where the short link goes (URL Shortening section).
     """
+    source: str | None = None
+    """
+    Your method of sending e.g. 'wordpress', 'php', 'c#'.
+    """
+    senders: list[SmsSender] | None = None
+    """
+    Sender ids per recipient country (official spec); without it the default senders apply.
+    """
 
 
 class SmsCampaignsSendResponse(Envelope):
@@ -4675,15 +4741,15 @@ class SmsCampaignsUpdateData(CSModel):
 
 
 class SmsCampaignsUpdateRequest(CSRequestModel):
-    list_id: int
+    list_id: Annotated[int | str | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
     """
     Your list id.
     """
-    name: str
+    name: str | None = None
     """
     Your campaign name.
     """
-    body: str
+    body: str | None = None
     """
     Your campaign message.
     """
@@ -4705,12 +4771,19 @@ class SmsCancelAllData(CSModel):
     count: IntLike | None = None
 
 
+class SmsCancelAllRequest(CSRequestModel):
+    custom_string: str | None = None
+    """
+    Cancel only the scheduled messages sent with this custom_string (e.g. one SMS campaign's).
+    """
+
+
 class SmsCancelAllResponse(Envelope):
     data: SmsCancelAllData | None = None
 
 
 class SmsCancelResponse(Envelope):
-    data: list[Any] | None = None
+    data: list[Any] | dict[str, Any] | None = None
 
 
 class SmsCreateTemplateData(CSModel):
@@ -4750,6 +4823,10 @@ class SmsCreateTestInboundRequest(CSRequestModel):
     url: str
     """
     Your URL that you want to forward to.
+    """
+    webhook_type: str | None = None
+    """
+    post (default), get or json, how the inbound SMS is sent to the URL.
     """
 
 
@@ -4945,11 +5022,11 @@ class SmsInboundRulesCreateRequest(CSRequestModel):
     """
     Rule Name.
     """
-    message_search_type: float
+    message_search_type: int
     """
     Message Search Type: 0=Any message, 1=starts with, 2=contains, 3=does not contain.
     """
-    message_search_term: str
+    message_search_term: str | None
     """
     Message search term.
     """
@@ -4961,9 +5038,13 @@ class SmsInboundRulesCreateRequest(CSRequestModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
+    """
+    body: str | None = None
+    """
+    The reply text, for the AUTO_REPLY and SMS actions (official spec).
     """
     webhook_type: str | None = None
     """
@@ -5028,31 +5109,31 @@ class SmsInboundRulesUpdateData(CSModel):
 
 
 class SmsInboundRulesUpdateRequest(CSRequestModel):
-    dedicated_number: str
+    dedicated_number: str | None = None
     """
     Dedicated Number. Can be '*' to apply to all numbers.
     """
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    message_search_type: float
+    message_search_type: int | None = None
     """
     Message Search Type: 0=Any message, 1=starts with, 2=contains, 3=does not contain.
     """
-    message_search_term: str
+    message_search_term: str | None = None
     """
     Message search term.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -5078,7 +5159,7 @@ class SmsMarkInboundReadRequest(CSRequestModel):
 
 
 class SmsMarkInboundReadResponse(Envelope):
-    data: list[Any] | None = None
+    data: list[Any] | dict[str, Any] | None = None
 
 
 class SmsMarkReceiptsReadRequest(CSRequestModel):
@@ -5089,7 +5170,7 @@ class SmsMarkReceiptsReadRequest(CSRequestModel):
 
 
 class SmsMarkReceiptsReadResponse(Envelope):
-    data: list[Any] | None = None
+    data: list[Any] | dict[str, Any] | None = None
 
 
 class SmsMessage(CSRequestModel):
@@ -5117,7 +5198,7 @@ class SmsMessage(CSRequestModel):
     """
     Your reference. Will be passed back with all replies and delivery reports.
     """
-    list_id: int | None = None
+    list_id: Annotated[int | str | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -5128,6 +5209,18 @@ class SmsMessage(CSRequestModel):
     from_email: str | None = None
     """
     An email address where the reply should be emailed to. If omitted, the reply will be emailed back to the user who sent the outgoing SMS.
+    """
+    contact_id: IntLike | None = None
+    """
+    The contact this message goes to (of the list in list_id); passed back in the response.
+    """
+    exclude_no_sender_id_recipients: bool | None = None
+    """
+    True sends without checking that the sender id is registered where the country requires it (those recipients will not receive it); false checks first (official spec).
+    """
+    show_summary: bool | None = None
+    """
+    Price calls only, the official spec says; true adds more detail to the answer.
     """
 
 
@@ -5155,6 +5248,14 @@ class SmsPriceRequest(CSRequestModel):
     """
     The messages to send (up to 1000 per request).
     """
+    senders: list[SmsSender] | None = None
+    """
+    Sender ids per recipient country (official spec); without it the default senders apply.
+    """
+    shorten_urls: bool | None = None
+    """
+    Shorten the URLs of every message of the request (official spec).
+    """
 
 
 class SmsPriceResponse(Envelope):
@@ -5175,7 +5276,7 @@ class SmsReceiptRulesCreateRequest(CSRequestModel):
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int
     """
     Match Type. 0=All reports.
     """
@@ -5187,7 +5288,7 @@ class SmsReceiptRulesCreateRequest(CSRequestModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -5241,23 +5342,23 @@ class SmsReceiptRulesUpdateData(CSModel):
 
 
 class SmsReceiptRulesUpdateRequest(CSRequestModel):
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -5318,10 +5419,41 @@ class SmsSendRequest(CSRequestModel):
     """
     The messages to send (up to 1000 per request).
     """
+    senders: list[SmsSender] | None = None
+    """
+    Sender ids per recipient country (official spec); without it the default senders apply.
+    """
+    shorten_urls: bool | None = None
+    """
+    Shorten the URLs of every message of the request (official spec).
+    """
 
 
 class SmsSendResponse(Envelope):
     data: SmsSendData | None = None
+
+
+class SmsSender(CSRequestModel):
+    """
+    The sender id to use for one recipient country (official spec).
+    """
+
+    recipient_country_code: str
+    """
+    ISO country code of the recipients this sender applies to.
+    """
+    sender_id: str | None = None
+    """
+    An alpha tag or a number; required unless sender_type is shared_longcode.
+    """
+    sender_type: str | None = None
+    """
+    The official spec lists shared_longcode only, for now.
+    """
+    sender_country_code: str | None = None
+    """
+    For shared_longcode, the country the shared number should come from.
+    """
 
 
 class SmsTemplatesItem(CSModel):
@@ -5345,11 +5477,11 @@ class SmsUpdateTemplateData(CSModel):
 
 
 class SmsUpdateTemplateRequest(CSRequestModel):
-    template_name: str
+    template_name: str | None = None
     """
     Name of template
     """
-    body: str
+    body: str | None = None
     """
     Body of template
     """
@@ -5516,6 +5648,22 @@ class SubaccountsCreateRequest(CSRequestModel):
     """
     Flag value must be 1 for yes or 0 for no.
     """
+    access_smpp: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    Flag value must be 1 for yes or 0 for no.
+    """
+    sms_deidentify_message: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    1 hides the message text of this subaccount's SMS in reports (official spec).
+    """
+    notes: str | None = None
+    """
+    Notes about the subaccount.
+    """
+    user_id: IntLike | None = None
+    """
+    The user the subaccount belongs to (official spec).
+    """
 
 
 class SubaccountsCreateResponse(Envelope):
@@ -5623,23 +5771,23 @@ class SubaccountsUpdateRequest(CSRequestModel):
     """
     Your new api username.
     """
-    password: str
+    password: str | None = None
     """
     Your new password
     """
-    email: str
+    email: str | None = None
     """
     Your new email.
     """
-    phone_number: str
+    phone_number: str | None = None
     """
     Your phone number in E.164 format.
     """
-    first_name: str
+    first_name: str | None = None
     """
     Your firstname
     """
-    last_name: str
+    last_name: str | None = None
     """
     Your lastname
     """
@@ -5889,7 +6037,7 @@ class VoiceMessage2(CSRequestModel):
     """
     Either 'female' or 'male'.
     """
-    custom_string: str
+    custom_string: str | None = None
     """
     Your reference. Will be passed back with all replies and delivery reports.
     """
@@ -5909,7 +6057,7 @@ class VoiceMessage2(CSRequestModel):
     """
     au (string, required) - See section on available languages.
     """
-    schedule: UnixTime | None = None
+    schedule: Annotated[UnixTime | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
     """
     Leave blank for immediate delivery. Your schedule time in unix format http://help.clicksend.com/what-is-a-unix-timestamp
     """
@@ -5920,6 +6068,10 @@ class VoiceMessage2(CSRequestModel):
     machine_detection: Annotated[int | None, Field(ge=0, le=1)] = None
     """
     Detect answering machine or voicemail and leave a message. Flag value must be 1 for yes or 0 for no.
+    """
+    from_: Annotated[str | None, Field(alias="from")] = None
+    """
+    Your sender id (official spec).
     """
 
 
@@ -5977,7 +6129,7 @@ class VoiceReceiptRulesCreateRequest(CSRequestModel):
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int
     """
     Match Type. 0=All reports.
     """
@@ -5989,7 +6141,7 @@ class VoiceReceiptRulesCreateRequest(CSRequestModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -6043,23 +6195,23 @@ class VoiceReceiptRulesUpdateData(CSModel):
 
 
 class VoiceReceiptRulesUpdateRequest(CSRequestModel):
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """

@@ -111,6 +111,7 @@ class EmailResourceWithRawResponse(BaseResource):
         | Mapping[str, Any]
         | Sequence[m.EmailFrom | Mapping[str, Any]]
         | NotGiven = NOT_GIVEN,
+        subject: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         attachments: Sequence[m.EmailAttachment | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
         schedule: datetime | int | NotGiven = NOT_GIVEN,
@@ -130,6 +131,7 @@ class EmailResourceWithRawResponse(BaseResource):
                     "cc": cc,
                     "bcc": bcc,
                     "from": from_,
+                    "subject": subject,
                     "body": body,
                     "attachments": attachments,
                     "schedule": schedule,
@@ -256,6 +258,7 @@ class EmailResource(BaseResource):
         | Mapping[str, Any]
         | Sequence[m.EmailFrom | Mapping[str, Any]]
         | NotGiven = NOT_GIVEN,
+        subject: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         attachments: Sequence[m.EmailAttachment | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
         schedule: datetime | int | NotGiven = NOT_GIVEN,
@@ -273,6 +276,7 @@ class EmailResource(BaseResource):
             cc=cc,
             bcc=bcc,
             from_=from_,
+            subject=subject,
             body=body,
             attachments=attachments,
             schedule=schedule,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
@@ -109,7 +108,7 @@ class FaxInboundRulesResourceWithRawResponse(BaseResource):
         rule_name: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -160,7 +159,7 @@ class FaxInboundRulesResourceWithRawResponse(BaseResource):
         rule_name: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -253,7 +252,7 @@ class FaxInboundRulesResource(BaseResource):
         rule_name: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -301,7 +300,7 @@ class FaxInboundRulesResource(BaseResource):
         rule_name: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,

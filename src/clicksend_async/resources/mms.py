@@ -155,6 +155,10 @@ class MmsResourceWithRawResponse(BaseResource):
         self,
         *,
         filename: str | NotGiven = NOT_GIVEN,
+        q: str | NotGiven = NOT_GIVEN,
+        order_by: str | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -166,6 +170,10 @@ class MmsResourceWithRawResponse(BaseResource):
             params=query_params(
                 {
                     "filename": filename,
+                    "q": q,
+                    "order_by": order_by,
+                    "date_from": date_from,
+                    "date_to": date_to,
                 }
             ),
             timeout=timeout,
@@ -272,6 +280,10 @@ class MmsResource(BaseResource):
         self,
         *,
         filename: str | NotGiven = NOT_GIVEN,
+        q: str | NotGiven = NOT_GIVEN,
+        order_by: str | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -279,6 +291,10 @@ class MmsResource(BaseResource):
         """Export all mms history (`GET /mms/history/export`)."""
         response = await self.with_raw_response.export_history(
             filename=filename,
+            q=q,
+            order_by=order_by,
+            date_from=date_from,
+            date_to=date_to,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,

@@ -129,7 +129,7 @@ _CANCEL_ALL = Operation(
     method="PUT",
     path="/sms/cancel-all",
     idempotent=False,
-    request_model=None,
+    request_model=m.SmsCancelAllRequest,
     response_model=m.SmsCancelAllResponse,
 )
 _TEMPLATES = Operation(
@@ -198,6 +198,8 @@ class SmsResourceWithRawResponse(BaseResource):
         payload: m.SmsSendRequest | Mapping[str, Any] | None = None,
         *,
         messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        shorten_urls: bool | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -211,6 +213,8 @@ class SmsResourceWithRawResponse(BaseResource):
                 payload,
                 {
                     "messages": messages,
+                    "senders": senders,
+                    "shorten_urls": shorten_urls,
                 },
             ),
             timeout=timeout,
@@ -223,6 +227,8 @@ class SmsResourceWithRawResponse(BaseResource):
         payload: m.SmsPriceRequest | Mapping[str, Any] | None = None,
         *,
         messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        shorten_urls: bool | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -236,6 +242,8 @@ class SmsResourceWithRawResponse(BaseResource):
                 payload,
                 {
                     "messages": messages,
+                    "senders": senders,
+                    "shorten_urls": shorten_urls,
                 },
             ),
             timeout=timeout,
@@ -375,6 +383,7 @@ class SmsResourceWithRawResponse(BaseResource):
         payload: m.SmsCreateTestInboundRequest | Mapping[str, Any] | None = None,
         *,
         url: str | NotGiven = NOT_GIVEN,
+        webhook_type: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -388,6 +397,7 @@ class SmsResourceWithRawResponse(BaseResource):
                 payload,
                 {
                     "url": url,
+                    "webhook_type": webhook_type,
                 },
             ),
             timeout=timeout,
@@ -473,7 +483,9 @@ class SmsResourceWithRawResponse(BaseResource):
 
     async def cancel_all(
         self,
+        payload: m.SmsCancelAllRequest | Mapping[str, Any] | None = None,
         *,
+        custom_string: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -482,6 +494,13 @@ class SmsResourceWithRawResponse(BaseResource):
         return await self._client._call(
             _CANCEL_ALL,
             "/sms/cancel-all",
+            body=build_body(
+                _CANCEL_ALL,
+                payload,
+                {
+                    "custom_string": custom_string,
+                },
+            ),
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
@@ -644,6 +663,10 @@ class SmsResourceWithRawResponse(BaseResource):
         self,
         *,
         filename: str | NotGiven = NOT_GIVEN,
+        q: str | NotGiven = NOT_GIVEN,
+        order_by: str | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -655,6 +678,10 @@ class SmsResourceWithRawResponse(BaseResource):
             params=query_params(
                 {
                     "filename": filename,
+                    "q": q,
+                    "order_by": order_by,
+                    "date_from": date_from,
+                    "date_to": date_to,
                 }
             ),
             timeout=timeout,
@@ -676,6 +703,8 @@ class SmsResource(BaseResource):
         payload: m.SmsSendRequest | Mapping[str, Any] | None = None,
         *,
         messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        shorten_urls: bool | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -687,6 +716,8 @@ class SmsResource(BaseResource):
         response = await self.with_raw_response.send(
             payload=payload,
             messages=messages,
+            senders=senders,
+            shorten_urls=shorten_urls,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
@@ -698,6 +729,8 @@ class SmsResource(BaseResource):
         payload: m.SmsPriceRequest | Mapping[str, Any] | None = None,
         *,
         messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        shorten_urls: bool | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -709,6 +742,8 @@ class SmsResource(BaseResource):
         response = await self.with_raw_response.price(
             payload=payload,
             messages=messages,
+            senders=senders,
+            shorten_urls=shorten_urls,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
@@ -796,7 +831,7 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any] | dict[str, Any] | None | None:
         """Mark delivery receipts as read (`PUT /sms/receipts-read`).
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
@@ -849,6 +884,7 @@ class SmsResource(BaseResource):
         payload: m.SmsCreateTestInboundRequest | Mapping[str, Any] | None = None,
         *,
         url: str | NotGiven = NOT_GIVEN,
+        webhook_type: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -860,6 +896,7 @@ class SmsResource(BaseResource):
         response = await self.with_raw_response.create_test_inbound(
             payload=payload,
             url=url,
+            webhook_type=webhook_type,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
@@ -874,7 +911,7 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any] | dict[str, Any] | None | None:
         """Mark inbound SMS as read (`PUT /sms/inbound-read`).
 
         Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
@@ -929,7 +966,7 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any] | dict[str, Any] | None | None:
         """Update scheduled message as cancelled (`PUT /sms/{message_id}/cancel`)."""
         response = await self.with_raw_response.cancel(
             message_id=message_id,
@@ -941,13 +978,20 @@ class SmsResource(BaseResource):
 
     async def cancel_all(
         self,
+        payload: m.SmsCancelAllRequest | Mapping[str, Any] | None = None,
         *,
+        custom_string: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> m.SmsCancelAllData | None:
-        """Update all scheduled message as cancelled (`PUT /sms/cancel-all`)."""
+        """Update all scheduled message as cancelled (`PUT /sms/cancel-all`).
+
+        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        """
         response = await self.with_raw_response.cancel_all(
+            payload=payload,
+            custom_string=custom_string,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
@@ -1114,6 +1158,10 @@ class SmsResource(BaseResource):
         self,
         *,
         filename: str | NotGiven = NOT_GIVEN,
+        q: str | NotGiven = NOT_GIVEN,
+        order_by: str | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -1121,6 +1169,10 @@ class SmsResource(BaseResource):
         """Export all sms history (`GET /sms/history/export`)."""
         response = await self.with_raw_response.export_history(
             filename=filename,
+            q=q,
+            order_by=order_by,
+            date_from=date_from,
+            date_to=date_to,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,

@@ -264,6 +264,10 @@ class VoiceResourceWithRawResponse(BaseResource):
         self,
         *,
         filename: str | NotGiven = NOT_GIVEN,
+        q: str | NotGiven = NOT_GIVEN,
+        order_by: str | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -275,6 +279,10 @@ class VoiceResourceWithRawResponse(BaseResource):
             params=query_params(
                 {
                     "filename": filename,
+                    "q": q,
+                    "order_by": order_by,
+                    "date_from": date_from,
+                    "date_to": date_to,
                 }
             ),
             timeout=timeout,
@@ -458,6 +466,10 @@ class VoiceResource(BaseResource):
         self,
         *,
         filename: str | NotGiven = NOT_GIVEN,
+        q: str | NotGiven = NOT_GIVEN,
+        order_by: str | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -465,6 +477,10 @@ class VoiceResource(BaseResource):
         """Export voice history (`GET /voice/history/export`)."""
         response = await self.with_raw_response.export_history(
             filename=filename,
+            q=q,
+            order_by=order_by,
+            date_from=date_from,
+            date_to=date_to,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
