@@ -218,3 +218,16 @@ def test_wire_type_string_sends_an_int_as_a_json_string() -> None:
 def test_money_in_a_kept_model_still_parses_to_decimal() -> None:
     item = m.SmsHistoryItem.model_validate({"message_price": "0.0700", "list_id": "nope"})
     assert item.message_price == Decimal("0.0700")
+
+
+def test_a_field_sent_without_its_underscore_dumps_back_under_the_name_sent() -> None:
+    # The docs send _message_type/_currency, the official spec message_type/currency.
+    official = m.SmsReceiptsItem.model_validate({"message_type": "sms"})
+    docs = m.SmsReceiptsItem.model_validate({"_message_type": "sms"})
+    assert official.message_type == docs.message_type == "sms"  # one typed attribute
+    assert official.model_dump(exclude_unset=True) == {"message_type": "sms"}
+    assert docs.model_dump(exclude_unset=True) == {"_message_type": "sms"}
+    both = m.SmsReceiptsItem.model_validate({"_message_type": "a", "message_type": "b"})
+    assert both.model_dump(exclude_unset=True) == {"_message_type": "a", "message_type": "b"}
+    # request models keep sending the wire name whatever name the caller used
+    assert m.SmsMessage(from_="x", body="b").to_wire() == {"from": "x", "body": "b"}
