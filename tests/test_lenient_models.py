@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 import respx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from clicksend_async import _base
 from clicksend_async._base import (
     CSModel,
     CSRequestModel,
+    WireStr,
+    WireUnixTime,
     strict_validation,
     strict_validation_enabled,
     unparsed_fields,
@@ -26,6 +29,7 @@ from clicksend_async.errors import RequestValidationError
 from clicksend_async.models import clicksend as m
 from tests.conftest import envelope
 from tests.spec_index import load_spec
+from tests.test_operations import sample
 
 SECRET = "D83DED51-9E35-4D42-9BB9-0E34B7CA85AE"
 
@@ -201,18 +205,40 @@ def test_exactly_the_request_and_webhook_models_are_strict() -> None:
 
 
 class Body(CSRequestModel):
-    # as the generator writes a field with x-wire-type: string
-    list_id: Annotated[int | str | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
+    list_id: WireStr | None = None  # as the generator writes a field marked x-wire-type: string
+    at: WireUnixTime = None
     count: int | None = None
 
 
 def test_wire_type_string_sends_an_int_as_a_json_string() -> None:
     assert Body(list_id=428, count=3).to_wire() == {"list_id": "428", "count": 3}
     assert Body(list_id="428").to_wire() == {"list_id": "428"}
-    assert Body(list_id=428).model_dump() == {
-        "list_id": 428,
-        "count": None,
-    }  # python mode: as given
+    assert Body(list_id=6.027456183070403).to_wire() == {"list_id": 6.027456183070403}
+    assert Body(list_id=428).model_dump() == {"list_id": 428, "at": None, "count": None}
+    assert Body(at=1700000000).to_wire() == {"at": "1700000000"}
+    assert Body(at="1700000000").at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+
+
+def wire_typed_fields() -> list[tuple[str, str, bool]]:
+    """(schema, field, is_unix_time) of every request field the spec marks x-wire-type: string."""
+    return [
+        (name, field, prop.get("$ref", "").endswith("/UnixTime"))
+        for name, schema in load_spec("clicksend")["components"]["schemas"].items()
+        for field, prop in schema.get("properties", {}).items()
+        if prop.get("x-wire-type") == "string"
+    ]
+
+
+@pytest.mark.parametrize(("schema", "field", "unix"), wire_typed_fields())
+def test_every_field_marked_x_wire_type_is_sent_as_a_string(
+    schema: str, field: str, unix: bool
+) -> None:
+    # A failure: map the field in pyproject.toml's type-overrides and run `make codegen`.
+    assert len(wire_typed_fields()) == 15
+    body = sample(load_spec("clicksend")["components"]["schemas"][schema])
+    body[field] = 1700000000 if unix else 428
+    wire = getattr(m, schema).model_validate(body).to_wire()
+    assert wire[field] == ("1700000000" if unix else "428")
 
 
 def test_money_in_a_kept_model_still_parses_to_decimal() -> None:

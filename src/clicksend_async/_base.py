@@ -17,12 +17,15 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     ModelWrapValidatorHandler,
+    PlainSerializer,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     ValidationError,
@@ -32,10 +35,14 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 from typing_extensions import Self
 
+from clicksend_async._types import parse_unix_time
+
 __all__ = [
     "CSModel",
     "CSRequestModel",
     "VoximplantRecordBase",
+    "WireStr",
+    "WireUnixTime",
     "strict_validation",
     "strict_validation_enabled",
     "unparsed_fields",
@@ -95,9 +102,27 @@ def _warn_once(model: type[BaseModel], key: str, value: Any, error_type: str) ->
     )
 
 
-class CSModel(BaseModel):
-    """Base of every generated response model (and, through :class:`CSRequestModel`, of the
-    request models).
+class _CSBase(BaseModel):
+    """What request and response models share: the configuration and ``to_wire``."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        # The API sends some string fields as numbers (address_postal_code 6302 vs "6302").
+        coerce_numbers_to_str=True,
+        # 500+ generated models: build validators on first use, not at import.
+        defer_build=True,
+    )
+
+    def to_wire(self) -> dict[str, object]:
+        """The JSON-ready body ClickSend expects: wire names, only the fields that were set."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class CSModel(_CSBase):
+    """Base of every generated response model.
 
     **Lenient parsing.** When a field's wire value does not fit its declared type (a string
     where the spec says an object, ``"n/a"`` for a price, an object for a list), validation
@@ -114,25 +139,13 @@ class CSModel(BaseModel):
     :func:`strict_validation` to get the pydantic ``ValidationError`` instead. A kept value
     counts as set and is dumped back unchanged under its wire name (``model_dump``), so nothing
     the API sent is lost.
+
+    The recovery costs nothing while the data fits (one Python frame per model); dumping a
+    response model goes through a Python serializer (a few microseconds per model), which is why
+    request models, dumped on every send, do not derive from this class.
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        # The API sends some string fields as numbers (address_postal_code 6302 vs "6302").
-        coerce_numbers_to_str=True,
-        # 500+ generated models: build validators on first use, not at import.
-        defer_build=True,
-    )
-
-    # Request models set this: they stay strict so a bad argument is refused before sending.
-    _cs_strict: ClassVar[bool] = False
-    # Wire names of the fields sent as JSON strings though the caller may give an int
-    # (spec extension x-wire-type: string, carried into Field(json_schema_extra=...)).
-    _cs_wire_str: ClassVar[frozenset[str]] = frozenset()
-    _cs_names: ClassVar[dict[str, str]] = {}
+    _cs_names: ClassVar[dict[str, str]] = {}  # wire and Python names -> Python name
     # Fields whose wire name is "_" + their Python name (_currency -> currency): the API also
     # sends some of them without the underscore (official spec: message_type, currency).
     _cs_unprefixed: ClassVar[dict[str, str]] = {}
@@ -141,7 +154,6 @@ class CSModel(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         names: dict[str, str] = {}
-        wire_str: set[str] = set()
         unprefixed: dict[str, str] = {}
         for name, field in cls.model_fields.items():
             names[name] = name
@@ -149,12 +161,8 @@ class CSModel(BaseModel):
                 names[field.alias] = name
                 if field.alias == "_" + name:
                     unprefixed[name] = field.alias
-            extra = field.json_schema_extra
-            if isinstance(extra, dict) and extra.get("x-wire-type") == "string":
-                wire_str.add(name)
         cls._cs_names = names
-        cls._cs_wire_str = frozenset(wire_str)
-        cls._cs_unprefixed = {} if cls._cs_strict else unprefixed
+        cls._cs_unprefixed = unprefixed
 
     @model_validator(mode="wrap")
     @classmethod
@@ -164,7 +172,7 @@ class CSModel(BaseModel):
         except ValidationError as exc:
             # Only a mapping can be recovered field by field; anything else (a list where this
             # model was expected) fails here and is kept raw by the enclosing model's field.
-            if cls._cs_strict or _STRICT.get() or not isinstance(data, Mapping):
+            if _STRICT.get() or not isinstance(data, Mapping):
                 raise
             instance = cls._cs_recover(data, exc, handler)
         if cls._cs_unprefixed and isinstance(data, Mapping):
@@ -250,13 +258,6 @@ class CSModel(BaseModel):
                 alias = self._cs_unprefixed[name]
                 if alias in dumped:
                     dumped[name] = dumped.pop(alias)
-        if self._cs_wire_str and info.mode_is_json() and isinstance(dumped, dict):
-            for name in self._cs_wire_str:
-                field = type(self).model_fields[name]
-                key = field.alias if field.alias and field.alias in dumped else name
-                value = dumped.get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    dumped[key] = str(value)
         return dumped
 
     def _cs_put_back(
@@ -279,10 +280,6 @@ class CSModel(BaseModel):
         """The fields of this model kept as raw wire values (see the class docstring)."""
         return unparsed_fields(self)
 
-    def to_wire(self) -> dict[str, object]:
-        """The JSON-ready body ClickSend expects: wire names, only the fields that were set."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
 
 def _included(name: str, info: SerializationInfo) -> bool:
     """Whether the caller's include/exclude keep the field ``name`` at this level."""
@@ -296,13 +293,37 @@ def _included(name: str, info: SerializationInfo) -> bool:
     return include is None or name in include
 
 
-class CSRequestModel(CSModel):
+class CSRequestModel(_CSBase):
     """Base of the generated models of input the SDK checks (``base-class-map`` in pyproject.toml:
-    every schema a request body or a webhook payload reaches). Strict: a value that does not fit
-    is a ``ValidationError`` (the client raises ``RequestValidationError``, ``parse_webhook``
-    ``WebhookError``, naming the field), never sent or accepted as is."""
+    every schema a request body or a webhook payload reaches). Strict, plain pydantic: a value
+    that does not fit is a ``ValidationError`` (the client raises ``RequestValidationError``,
+    ``parse_webhook`` ``WebhookError``, naming the field), never sent or accepted as is."""
 
-    _cs_strict: ClassVar[bool] = True
+
+def _to_wire_str(value: object) -> object:
+    # bool is an int too, but no id is a bool: leave it for the API to refuse
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def _unix_time_to_wire_str(value: datetime | None) -> str | None:
+    return None if value is None else str(int(value.timestamp()))
+
+
+# Request fields the official spec types string where callers (and the docs) use ints: spec
+# extension `x-wire-type: string`, mapped field by field in pyproject's type-overrides. An int (or
+# an integral float) is sent as its decimal string; a string, or a fractional float (the docs'
+# template_id 6.027456183070403), as given.
+WireStr = Annotated[int | str | float, PlainSerializer(_to_wire_str, when_used="json")]
+# ... the same for a unix time (a datetime, unix seconds or a numeric string), sent as "1700000000".
+WireUnixTime = Annotated[
+    datetime | None,
+    BeforeValidator(parse_unix_time),
+    PlainSerializer(_unix_time_to_wire_str, when_used="json"),
+]
 
 
 class VoximplantRecordBase(CSModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 from typing import Annotated, Any, Literal
-from clicksend_async._base import CSModel, CSRequestModel
+from clicksend_async._base import CSModel, CSRequestModel, WireStr, WireUnixTime
 from clicksend_async._types import IntLike, Money, UnixTime
 
 
@@ -995,7 +995,7 @@ class EmailCampaignsPriceRequest(CSRequestModel):
     """
     Your campaign message.
     """
-    from_email_address_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
+    from_email_address_id: WireStr
     """
     The allowed email address id.
     """
@@ -1003,17 +1003,15 @@ class EmailCampaignsPriceRequest(CSRequestModel):
     """
     Your name or business name.
     """
-    template_id: Annotated[
-        int | str | Money | None, Field(json_schema_extra={"x-wire-type": "string"})
-    ] = None
+    template_id: WireStr | None = None
     """
     Your template id.
     """
-    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
+    list_id: WireStr
     """
     Your contact list id.
     """
-    schedule: Annotated[UnixTime | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
+    schedule: WireUnixTime | None = None
     """
     Your schedule timestamp.
     """
@@ -1073,7 +1071,7 @@ class EmailCampaignsSendRequest(CSRequestModel):
     """
     Your campaign message.
     """
-    from_email_address_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
+    from_email_address_id: WireStr
     """
     The allowed email address id.
     """
@@ -1081,13 +1079,11 @@ class EmailCampaignsSendRequest(CSRequestModel):
     """
     Your name or business name.
     """
-    template_id: Annotated[
-        int | str | Money | None, Field(json_schema_extra={"x-wire-type": "string"})
-    ] = None
+    template_id: WireStr | None = None
     """
     Your template id.
     """
-    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
+    list_id: WireStr
     """
     Your contact list id.
     """
@@ -1149,9 +1145,7 @@ class EmailExportHistoryData(CSModel):
 
 
 class EmailFrom(CSRequestModel):
-    email_address_id: Annotated[
-        int | str | None, Field(json_schema_extra={"x-wire-type": "string"})
-    ] = None
+    email_address_id: WireStr | None = None
     """
     Id of an allowed (verified) email address, see /email/addresses. (The body-parameter example sends the placeholder string "email"; both types are accepted.)
     """
@@ -1497,9 +1491,7 @@ class EmailToSmsCreateAllowedAddressRequest(CSRequestModel):
     """
     Your fax sender number (official spec).
     """
-    subaccount_id: Annotated[
-        int | str | None, Field(json_schema_extra={"x-wire-type": "string"})
-    ] = None
+    subaccount_id: WireStr | None = None
     """
     The subaccount the address is allowed for (official spec).
     """
@@ -2993,7 +2985,7 @@ class MmsCampaignsSendData(CSModel):
 
 
 class MmsCampaignsSendRequest(CSRequestModel):
-    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
+    list_id: WireStr
     """
     Your list id.
     """
@@ -3053,7 +3045,7 @@ class MmsCampaignsUpdateData(CSModel):
 
 
 class MmsCampaignsUpdateRequest(CSRequestModel):
-    list_id: Annotated[int | str | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
+    list_id: WireStr | None = None
     """
     Your list id.
     """
@@ -4644,7 +4636,7 @@ class SmsCampaignsPriceDataData(CSModel):
 
 
 class SmsCampaignsPriceRequest(CSRequestModel):
-    list_id: Annotated[int | str, Field(json_schema_extra={"x-wire-type": "string"})]
+    list_id: WireStr
     """
     Your list id.
     """
@@ -4741,7 +4733,7 @@ class SmsCampaignsUpdateData(CSModel):
 
 
 class SmsCampaignsUpdateRequest(CSRequestModel):
-    list_id: Annotated[int | str | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
+    list_id: WireStr | None = None
     """
     Your list id.
     """
@@ -5198,7 +5190,7 @@ class SmsMessage(CSRequestModel):
     """
     Your reference. Will be passed back with all replies and delivery reports.
     """
-    list_id: Annotated[int | str | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
+    list_id: WireStr | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -6057,7 +6049,7 @@ class VoiceMessage2(CSRequestModel):
     """
     au (string, required) - See section on available languages.
     """
-    schedule: Annotated[UnixTime | None, Field(json_schema_extra={"x-wire-type": "string"})] = None
+    schedule: WireUnixTime | None = None
     """
     Leave blank for immediate delivery. Your schedule time in unix format http://help.clicksend.com/what-is-a-unix-timestamp
     """
