@@ -182,6 +182,9 @@ async def test_ids_stay_integers_where_the_official_spec_says_integer(
     campaign = router.post("/sms-campaigns/send").respond(200, json=envelope({}))
     await cs.sms_campaigns.send(list_id="428", name="n", body="b")
     assert sent(campaign)["list_id"] == 428
+    transfer = router.put("/reseller/transfer-credit").respond(200, json=envelope({}))
+    await cs.reseller_accounts.transfer_credit(client_user_id="12", balance=5, currency="AUD")
+    assert sent(transfer) == {"client_user_id": 12, "balance": 5, "currency": "AUD"}
 
 
 async def test_credit_card_expiry_as_integers_and_cvc_as_given(

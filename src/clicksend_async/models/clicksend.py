@@ -319,7 +319,7 @@ class AccountVerifyDataSubaccount(CSModel):
 
 
 class AccountVerifyForgotPasswordRequest(CSRequestModel):
-    subaccount_id: int
+    subaccount_id: IntLike
     """
     ID of subaccount
     """
@@ -2057,7 +2057,7 @@ class FaxMessage(CSRequestModel):
     """
     Recipient fax number in E.164 format.
     """
-    list_id: int | None = None
+    list_id: IntLike | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -2404,7 +2404,7 @@ class GlobalSendingSelectCountriesDataItemRegistrationStatus(CSModel):
 
 
 class GlobalSendingSelectCountriesRequest(CSRequestModel):
-    country_list_ids: list[int]
+    country_list_ids: list[IntLike | None]
     """
     Ids of the countries to enable (see /country-list).
     """
@@ -2490,7 +2490,7 @@ class LetterRecipient(CSRequestModel):
     """
     Country
     """
-    return_address_id: int
+    return_address_id: IntLike
     """
     ID of return address to use
     """
@@ -2932,7 +2932,7 @@ class MmsCampaignsPriceDataData(CSModel):
 
 
 class MmsCampaignsPriceRequest(CSRequestModel):
-    list_id: int
+    list_id: IntLike
     """
     Your list id.
     """
@@ -3571,7 +3571,7 @@ class PostcardRecipient(CSRequestModel):
     """
     Country
     """
-    return_address_id: int
+    return_address_id: IntLike
     """
     ID of return address to use
     """
@@ -4172,7 +4172,7 @@ class ResellerAccountsTransferCreditDataSubaccount(CSModel):
 
 
 class ResellerAccountsTransferCreditRequest(CSRequestModel):
-    client_user_id: int
+    client_user_id: IntLike
     """
     User ID of client
     """
@@ -4678,7 +4678,7 @@ class SmsCampaignsSendData(CSModel):
 
 
 class SmsCampaignsSendRequest(CSRequestModel):
-    list_id: int
+    list_id: IntLike
     """
     Your list id.
     """
@@ -5994,7 +5994,7 @@ class VoiceMessage(CSRequestModel):
     """
     Your method of sending e.g. 'wordpress', 'php', 'c#'.
     """
-    list_id: int | None = None
+    list_id: IntLike | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -6041,7 +6041,7 @@ class VoiceMessage2(CSRequestModel):
     """
     Your method of sending e.g. 'wordpress', 'php', 'c#'.
     """
-    list_id: int | None = None
+    list_id: IntLike | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
