@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-METHODS = ("get", "post", "put", "delete")
+METHODS = ("get", "post", "put", "delete", "patch")
 
 
 @dataclass

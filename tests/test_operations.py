@@ -27,6 +27,8 @@ def sample(schema: dict[str, Any]) -> Any:
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         return {"Money": 1, "UnixTime": 1700000000, "IntLike": 1}.get(name) or sample(SCHEMAS[name])
+    if schema.get("x-wire-type") == "string":  # sent as a string whatever the caller passes
+        return str(sample({k: v for k, v in schema.items() if k != "x-wire-type"}))
     for key in ("allOf", "anyOf", "oneOf"):
         if key in schema:
             return sample(schema[key][0])
@@ -47,7 +49,14 @@ def sample(schema: dict[str, Any]) -> Any:
         return True
     if "pattern" in schema:
         return "01"
-    return "x"
+    return "x" * schema.get("minLength", 1)
+
+
+def kwarg_name(wire_name: str) -> str:
+    """The keyword a generated method takes for a query parameter (`filter[status][]` ->
+    `filter_status___`), as the generator derives it."""
+    name = re.sub(r"\W", "_", wire_name)
+    return name + "_" if name in {"from", "import", "class", "type", "id", "format"} else name
 
 
 def method_of(cs: AsyncClickSend, op: Operation) -> Any:
@@ -77,7 +86,7 @@ async def test_operation_hits_its_method_and_path(
     kwargs: dict[str, Any] = dict(path_values)
     for param in op.raw.get("parameters", []):
         if param.get("in") == "query" and param.get("required"):
-            kwargs[param["name"]] = sample(param["schema"])
+            kwargs[kwarg_name(param["name"])] = sample(param["schema"])
     body = None
     if "requestBody" in op.raw:
         body = sample(op.raw["requestBody"]["content"]["application/json"]["schema"])

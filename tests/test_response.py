@@ -3,6 +3,7 @@ server answered with a 2xx was processed, so an unreadable answer is an unknown 
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import respx
 
@@ -13,13 +14,24 @@ from tests.conftest import envelope
 SEND = {"messages": [{"to": "+61411111111", "body": "hi", "custom_string": "r1"}]}
 
 
-async def test_a_2xx_send_that_does_not_fit_the_model_is_an_unknown_outcome(
+async def test_a_2xx_send_that_does_not_fit_the_model_returns_with_the_raw_value(
     cs: AsyncClickSend, router: respx.MockRouter
 ) -> None:
+    """Lenient by default: a processed send never fails on parsing (the odd value is kept)."""
+    router.post("/sms/send").respond(200, json=envelope("not an object"))
+    assert await cs.sms.send(SEND) == "not an object"
+
+
+async def test_strictly_a_2xx_send_that_does_not_fit_the_model_is_an_unknown_outcome(
+    router: respx.MockRouter,
+) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+    cs = AsyncClickSend("u", "k", http_client=http, strict_response_validation=True)
     router.post("/sms/send").respond(200, json=envelope("not an object"))
     with pytest.raises(errors.ResponseDecodeError) as info:
         await cs.sms.send(SEND)
     assert info.value.outcome_unknown and info.value.references == ("r1",)
+    await http.aclose()
 
 
 async def test_a_2xx_send_with_an_unreadable_body_is_an_unknown_outcome(

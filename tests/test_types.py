@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from clicksend_async._base import CSModel
+from clicksend_async._base import CSRequestModel
 from clicksend_async._types import IntLike, Money, UnixTime, VoxDateTime
 
 
-class Sample(CSModel):
+class Sample(CSRequestModel):  # strict, like a request: a bad value raises
     price: Money = None
     at: UnixTime = None
     count: IntLike = None

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import httpx
 
 from clicksend_async import _constants, errors
+from clicksend_async._base import strict_validation
 from clicksend_async._base_client import ClientBase
 from clicksend_async._operation import Operation, body_references, check_headers, json_body
 from clicksend_async._pagination import AsyncPaginator
@@ -67,6 +68,7 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
         adaptive_rate_limit: bool = True,
         max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+        strict_response_validation: bool = False,
         limiter_backend: RateBackendFactory | None = None,
         default_headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -86,6 +88,9 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
         ).rstrip("/")
         check_headers("default_headers", default_headers or {})
+        # Off: a response field that does not fit its type is kept raw and logged once (a call
+        # that succeeded never fails on parsing). On: pydantic's errors, for tests.
+        self.strict_response_validation = strict_response_validation
         self._headers = {
             "Authorization": basic_authorization(username, api_key),
             "Accept": "application/json",
@@ -236,8 +241,13 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             problem = {"loc": ("json",), "msg": f"cannot be sent as JSON: {exc}"}
             raise errors.RequestValidationError(operation.operation_id, [problem]) from None
 
+        strict = self.strict_response_validation
+
         def interpret(response: RawResponse) -> EnvelopeT:
-            return parse_envelope(response, operation, path, references)
+            if not strict:  # (an outer strict_validation() block still applies)
+                return parse_envelope(response, operation, path, references)
+            with strict_validation():
+                return parse_envelope(response, operation, path, references)
 
         def status_error(
             response: RawResponse, status: int, retry_after: float | None, unknown: bool

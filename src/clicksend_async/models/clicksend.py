@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 from typing import Annotated, Any, Literal
-from clicksend_async._base import CSModel
+from clicksend_async._base import CSModel, CSRequestModel, WireStr, WireUnixTime
 from clicksend_async._types import IntLike, Money, UnixTime
 
 
@@ -65,7 +65,7 @@ class AccountCreateDataSubaccount(CSModel):
     notes: str | None = None
 
 
-class AccountCreateRequest(CSModel):
+class AccountCreateRequest(CSRequestModel):
     username: str
     """
     Your username
@@ -100,19 +100,19 @@ class AccountCreateRequest(CSModel):
     """
 
 
-class AccountForgotPasswordRequest(CSModel):
+class AccountForgotPasswordRequest(CSRequestModel):
     username: str
     """
     Username belonging to account
     """
 
 
-class AccountForgotUsernameRequest(CSModel):
+class AccountForgotUsernameRequest(CSRequestModel):
     email: str
     """
     Email belonging to account
     """
-    phone_number: str
+    phone_number: str | None = None
     """
     Phone belonging to account
     """
@@ -182,7 +182,7 @@ class AccountSendVerificationData(CSModel):
     country: str | None = None
 
 
-class AccountSendVerificationRequest(CSModel):
+class AccountSendVerificationRequest(CSRequestModel):
     country: str
     """
     Two-letter country code (ISO3166)
@@ -318,8 +318,8 @@ class AccountVerifyDataSubaccount(CSModel):
     access_settings: IntLike | None = None
 
 
-class AccountVerifyForgotPasswordRequest(CSModel):
-    subaccount_id: int
+class AccountVerifyForgotPasswordRequest(CSRequestModel):
+    subaccount_id: IntLike
     """
     ID of subaccount
     """
@@ -331,6 +331,106 @@ class AccountVerifyForgotPasswordRequest(CSModel):
     """
     Password
     """
+
+
+class AllowedSenderCountries(CSModel):
+    global_: Annotated[bool | None, Field(alias="global")] = None
+    """
+    True when a sender from any country may be used.
+    """
+    country_codes: list[str] | None = None
+
+
+class AllowedSenderType(CSModel):
+    sender_type: str | None = None
+    """
+    alpha_tag, 10DLC, tollfree, own_number, shortcode, longcode or shared_longcode (open set).
+    """
+    allowed_sender_countries: AllowedSenderCountries | None = None
+
+
+class AlphaTag(CSModel):
+    id: str | None = None
+    account_id: str | None = None
+    workspace_id: str | None = None
+    user_id: str | None = None
+    alpha_tag: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    countries: list[str] | None = None
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class AlphaTagBusiness(CSRequestModel):
+    country: Literal["AU"]
+    business_name: Annotated[str, Field(max_length=80)]
+    business_relationship: Literal["PRIMARY", "ENTITY_ASSOCIATE"]
+    """
+    PRIMARY (your own business) or ENTITY_ASSOCIATE (a business you send for).
+    """
+    business_info: AlphaTagBusinessInfo
+    business_address: AlphaTagBusinessAddress
+    representative: AlphaTagRepresentative
+    abn: Annotated[str, Field(pattern="^\\d+$")]
+    partner_business_name: Annotated[str | None, Field(max_length=80)] = None
+    partner_abn: Annotated[str | None, Field(max_length=15, pattern="^\\d+$")] = None
+    partner_business_info: AlphaTagBusinessInfo | None = None
+    partner_business_address: AlphaTagBusinessAddress | None = None
+    partner_representative: AlphaTagRepresentative | None = None
+
+
+class AlphaTagBusinessAddress(CSRequestModel):
+    addr_line1: Annotated[str, Field(max_length=80)]
+    addr_line2: Annotated[str | None, Field(max_length=80)] = None
+    city: Annotated[str, Field(max_length=50)]
+    state: Annotated[str, Field(max_length=100)]
+    postal: Annotated[str, Field(max_length=10)]
+
+
+class AlphaTagBusinessInfo(CSRequestModel):
+    website: Annotated[str, Field(max_length=128)]
+    phone_number: Annotated[str, Field(max_length=15)]
+
+
+class AlphaTagRepresentative(CSRequestModel):
+    first_name: Annotated[str, Field(max_length=32)]
+    last_name: Annotated[str, Field(max_length=32)]
+    email: Annotated[str, Field(max_length=100)]
+    title: Annotated[str | None, Field(max_length=50)] = None
+    """
+    Required for the partner representative.
+    """
+
+
+class AlphaTagsCreateRequest(CSRequestModel):
+    alpha_tag: str
+    """
+    The alpha tag, 3 to 11 characters of a-z A-Z 0-9 +, at least one not a digit.
+    """
+    reason: str | None = None
+    """
+    One of: Sole Trader Name, Company Name, Partnership Name, Registered Trust Name, Co-Operative Name, Indigenous Corporation Name, Registered Organisation Name, Personal Name, Trademark, Government Agency or Entity, Product or Service Name, Acronym/Initialism, Contraction of Name, Third Party.
+    """
+    countries: Annotated[list[Literal["AU"]] | None, Field(max_length=1, min_length=1)] = None
+    """
+    Countries the tag is requested for (only AU is supported, and required there).
+    """
+    businesses: Annotated[list[AlphaTagBusiness] | None, Field(max_length=1, min_length=1)] = None
+    """
+    The business details; required when countries is given.
+    """
+
+
+class AlphaTagsListData(CSModel):
+    alpha_tags: list[AlphaTag] | None = None
+    metadata: Annotated[CursorMetadata | None, Field(alias="_metadata")] = None
+
+
+class CompliantSenderTypes(CSModel):
+    recipient_country_code: str | None = None
+    blocked_sender_types: list[str] | None = None
+    allowed_sender_types: list[AllowedSenderType] | None = None
 
 
 class ContactsCopyData(CSModel):
@@ -379,7 +479,7 @@ class ContactsCreateData(CSModel):
     list_name: Annotated[str | None, Field(alias="_list_name")] = None
 
 
-class ContactsCreateRequest(CSModel):
+class ContactsCreateRequest(CSRequestModel):
     phone_number: str | None = None
     """
     Your phone number in E.164 format. Must be provided if no fax number or email.
@@ -428,6 +528,10 @@ class ContactsCreateRequest(CSModel):
     last_name: str | None = None
     """
     Your last name
+    """
+    date_added: str | None = None
+    """
+    When the contact was added, unix seconds as a string.
     """
 
 
@@ -528,7 +632,7 @@ class ContactsUpdateData(CSModel):
     list_name: Annotated[str | None, Field(alias="_list_name")] = None
 
 
-class ContactsUpdateRequest(CSModel):
+class ContactsUpdateRequest(CSRequestModel):
     phone_number: str | None = None
     """
     Your phone number in E.164 format. Must be provided if no fax number or email.
@@ -578,6 +682,10 @@ class ContactsUpdateRequest(CSModel):
     """
     Your last name
     """
+    date_added: str | None = None
+    """
+    When the contact was added, unix seconds as a string.
+    """
 
 
 class CountriesListDataItem(CSModel):
@@ -592,6 +700,50 @@ class Currency(CSModel):
     currency_name_long: str | None = None
 
 
+class CursorMetadata(CSModel):
+    pagination: CursorPagination | None = None
+
+
+class CursorPagination(CSModel):
+    """
+    The cursor links of the newer list calls (own numbers, alpha tags).
+    """
+
+    self: str | None = None
+    next: str | None = None
+    page_size: IntLike | None = None
+
+
+class DefaultSender(CSModel):
+    id: str | None = None
+    user_id: IntLike | None = None
+    subaccount_id: IntLike | None = None
+    country_code: str | None = None
+    product_type: str | None = None
+    default_sender_strategies: list[DefaultSenderStrategy] | None = None
+    status: str | None = None
+    """
+    ENABLED or DISABLED.
+    """
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class DefaultSenderStrategy(CSModel):
+    sender_type: str | None = None
+    """
+    alpha_tag, 10DLC, tollfree, own_number, shortcode, longcode or shared_longcode (open set).
+    """
+    sender_id: str | None = None
+    sender_country_code: str | None = None
+    priority: IntLike | None = None
+    status: str | None = None
+    """
+    ENABLED or DISABLED.
+    """
+    note: str | None = None
+
+
 class DeliveryIssuesCreateData(CSModel):
     issue_id: IntLike | None = None
     user_id: IntLike | None = None
@@ -602,7 +754,7 @@ class DeliveryIssuesCreateData(CSModel):
     email_address: str | None = None
 
 
-class DeliveryIssuesCreateRequest(CSModel):
+class DeliveryIssuesCreateRequest(CSRequestModel):
     message_id: str | None = None
     """
     The message id of the message.
@@ -624,6 +776,8 @@ class DeliveryIssuesCreateRequest(CSModel):
     The user's email address.
     """
     email_address_1: Annotated[str | None, Field(alias="email-address")] = None
+    resolved: bool | None = None
+    support_comments: str | None = None
 
 
 class DeliveryIssuesListItem(CSModel):
@@ -650,7 +804,7 @@ class DetectAddressDetectData(CSModel):
     address_country: str | None = None
 
 
-class DetectAddressDetectRequest(CSModel):
+class DetectAddressDetectRequest(CSRequestModel):
     content: str | None = None
     """
     Base64-encoded PDF of the letter whose address should be detected (send this or 'address').
@@ -668,8 +822,8 @@ class EmailAddressesCreateData(CSModel):
     date_added: UnixTime | None = None
 
 
-class EmailAddressesCreateRequest(CSModel):
-    body: str
+class EmailAddressesCreateRequest(CSRequestModel):
+    body: str | None = None
     """
     Email to be allowed.
     """
@@ -697,7 +851,7 @@ class EmailAddressesVerifyData(CSModel):
     date_added: UnixTime | None = None
 
 
-class EmailAttachment(CSModel):
+class EmailAttachment(CSRequestModel):
     content: str
     """
     The base64-encoded contents of the file.
@@ -828,7 +982,7 @@ class EmailCampaignsPriceDataData(CSModel):
     list_id: IntLike | None = None
 
 
-class EmailCampaignsPriceRequest(CSModel):
+class EmailCampaignsPriceRequest(CSRequestModel):
     name: str
     """
     Your campaign name.
@@ -841,7 +995,7 @@ class EmailCampaignsPriceRequest(CSModel):
     """
     Your campaign message.
     """
-    from_email_address_id: int
+    from_email_address_id: WireStr
     """
     The allowed email address id.
     """
@@ -849,17 +1003,25 @@ class EmailCampaignsPriceRequest(CSModel):
     """
     Your name or business name.
     """
-    template_id: int | Money | None = None
+    template_id: WireStr | None = None
     """
     Your template id.
     """
-    list_id: int
+    list_id: WireStr
     """
     Your contact list id.
     """
-    schedule: UnixTime | None = None
+    schedule: WireUnixTime | None = None
     """
     Your schedule timestamp.
+    """
+    draft: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    1 saves the campaign as a draft instead of sending it (official spec).
+    """
+    custom_string: str | None = None
+    """
+    Your reference.
     """
 
 
@@ -896,7 +1058,7 @@ class EmailCampaignsSendDataData(CSModel):
     body_plain_text: str | None = None
 
 
-class EmailCampaignsSendRequest(CSModel):
+class EmailCampaignsSendRequest(CSRequestModel):
     name: str
     """
     Your campaign name.
@@ -909,7 +1071,7 @@ class EmailCampaignsSendRequest(CSModel):
     """
     Your campaign message.
     """
-    from_email_address_id: int
+    from_email_address_id: WireStr
     """
     The allowed email address id.
     """
@@ -917,17 +1079,25 @@ class EmailCampaignsSendRequest(CSModel):
     """
     Your name or business name.
     """
-    template_id: int | Money | None = None
+    template_id: WireStr | None = None
     """
     Your template id.
     """
-    list_id: int
+    list_id: WireStr
     """
     Your contact list id.
     """
     schedule: UnixTime | None = None
     """
     Your schedule timestamp.
+    """
+    draft: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    1 saves the campaign as a draft instead of sending it (official spec).
+    """
+    custom_string: str | None = None
+    """
+    Your reference.
     """
 
 
@@ -956,7 +1126,7 @@ class EmailCampaignsUpdateData(CSModel):
     body_plain_text: str | None = None
 
 
-class EmailCampaignsUpdateRequest(CSModel):
+class EmailCampaignsUpdateRequest(CSRequestModel):
     name: str | None = None
     subject: str | None = None
     from_email_address_id: IntLike | None = None
@@ -964,14 +1134,18 @@ class EmailCampaignsUpdateRequest(CSModel):
     template_id: IntLike | None = None
     body: str | None = None
     list_id: IntLike | None = None
+    schedule: UnixTime | None = None
+    """
+    Your schedule timestamp.
+    """
 
 
 class EmailExportHistoryData(CSModel):
     url: str | None = None
 
 
-class EmailFrom(CSModel):
-    email_address_id: int | str | None = None
+class EmailFrom(CSRequestModel):
+    email_address_id: WireStr | None = None
     """
     Id of an allowed (verified) email address, see /email/addresses. (The body-parameter example sends the placeholder string "email"; both types are accepted.)
     """
@@ -1043,7 +1217,7 @@ class EmailPriceDataToArrayItem(CSModel):
     name: str | None = None
 
 
-class EmailPriceRequest(CSModel):
+class EmailPriceRequest(CSRequestModel):
     to: list[EmailRecipient]
     """
     Array of To Recipient items. (array of names and emails)
@@ -1059,6 +1233,10 @@ class EmailPriceRequest(CSModel):
     from_: Annotated[EmailFrom | list[EmailFrom], Field(alias="from")]
     """
     Sender: an object; the /email/price example sends a one-item array, so both are accepted.
+    """
+    subject: str | None = None
+    """
+    Subject of the email.
     """
     body: str
     """
@@ -1083,12 +1261,12 @@ class EmailReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class EmailReceiptRulesCreateRequest(CSModel):
+class EmailReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int
     """
     Match Type. 0=All reports.
     """
@@ -1100,7 +1278,7 @@ class EmailReceiptRulesCreateRequest(CSModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -1133,30 +1311,30 @@ class EmailReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class EmailReceiptRulesUpdateRequest(CSModel):
-    rule_name: str
+class EmailReceiptRulesUpdateRequest(CSRequestModel):
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
 
 
-class EmailRecipient(CSModel):
+class EmailRecipient(CSRequestModel):
     email: str
     """
     Email address.
@@ -1214,7 +1392,7 @@ class EmailSendDataToItem(CSModel):
     name: str | None = None
 
 
-class EmailSendRequest(CSModel):
+class EmailSendRequest(CSRequestModel):
     to: list[EmailRecipient]
     """
     Array of To Recipient items. (array of names and emails)
@@ -1253,12 +1431,12 @@ class EmailTemplatesCreateData(CSModel):
     body: str | None = None
 
 
-class EmailTemplatesCreateRequest(CSModel):
+class EmailTemplatesCreateRequest(CSRequestModel):
     template_name: str
     """
     The intended name for the new template.
     """
-    template_id_master: float
+    template_id_master: int
     """
     The ID of the master template you want to base on.
     """
@@ -1283,12 +1461,12 @@ class EmailTemplatesUpdateData(CSModel):
     body: str | None = None
 
 
-class EmailTemplatesUpdateRequest(CSModel):
+class EmailTemplatesUpdateRequest(CSRequestModel):
     template_name: str | None = None
     """
     The intended name for the template.
     """
-    body: str
+    body: str | None = None
     """
     Your template body.
     """
@@ -1300,7 +1478,7 @@ class EmailToSmsCreateAllowedAddressData(CSModel):
     from_: Annotated[str | None, Field(alias="from")] = None
 
 
-class EmailToSmsCreateAllowedAddressRequest(CSModel):
+class EmailToSmsCreateAllowedAddressRequest(CSRequestModel):
     email_address: str
     """
     Your email address
@@ -1309,6 +1487,14 @@ class EmailToSmsCreateAllowedAddressRequest(CSModel):
     """
     Your sender id
     """
+    from_fax: str | None = None
+    """
+    Your fax sender number (official spec).
+    """
+    subaccount_id: WireStr | None = None
+    """
+    The subaccount the address is allowed for (official spec).
+    """
 
 
 class EmailToSmsCreateStrippedStringData(CSModel):
@@ -1316,7 +1502,7 @@ class EmailToSmsCreateStrippedStringData(CSModel):
     strip_string: str | None = None
 
 
-class EmailToSmsCreateStrippedStringRequest(CSModel):
+class EmailToSmsCreateStrippedStringRequest(CSRequestModel):
     strip_string: str
     """
     String to be stripped.
@@ -1344,7 +1530,7 @@ class EmailToSmsUpdateStrippedStringData(CSModel):
     strip_string: str | None = None
 
 
-class EmailToSmsUpdateStrippedStringRequest(CSModel):
+class EmailToSmsUpdateStrippedStringRequest(CSRequestModel):
     strip_string: str
     """
     String to be stripped.
@@ -1433,6 +1619,22 @@ class AccountVerifyForgotPasswordResponse(Envelope):
 
 class AccountVerifyResponse(Envelope):
     data: AccountVerifyData | None = None
+
+
+class AlphaTagsCreateResponse(Envelope):
+    data: AlphaTag | None = None
+
+
+class AlphaTagsDeleteResponse(Envelope):
+    data: Any | None = None
+
+
+class AlphaTagsGetResponse(Envelope):
+    data: AlphaTag | None = None
+
+
+class AlphaTagsListResponse(Envelope):
+    data: AlphaTagsListData | None = None
 
 
 class ContactsCopyResponse(Envelope):
@@ -1635,7 +1837,7 @@ class ExportData(CSModel):
     url: str | None = None
 
 
-class FaxDeliveryReceiptWebhook(CSModel):
+class FaxDeliveryReceiptWebhook(CSRequestModel):
     """
     Pushed to your URL for each fax delivery receipt.
     """
@@ -1750,7 +1952,7 @@ class FaxInboundRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxInboundRulesCreateRequest(CSModel):
+class FaxInboundRulesCreateRequest(CSRequestModel):
     dedicated_number: str
     """
     Dedicated Number. Can be '*' to apply to all numbers.
@@ -1767,7 +1969,7 @@ class FaxInboundRulesCreateRequest(CSModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -1819,24 +2021,24 @@ class FaxInboundRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxInboundRulesUpdateRequest(CSModel):
-    dedicated_number: str
+class FaxInboundRulesUpdateRequest(CSRequestModel):
+    dedicated_number: str | None = None
     """
     Dedicated Number. Can be '*' to apply to all numbers.
     """
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -1846,7 +2048,7 @@ class FaxInboundRulesUpdateResponse(Envelope):
     data: FaxInboundRulesUpdateData | None = None
 
 
-class FaxMessage(CSModel):
+class FaxMessage(CSRequestModel):
     source: str | None = None
     """
     Your method of sending e.g. 'wordpress', 'php', 'c#'.
@@ -1855,7 +2057,7 @@ class FaxMessage(CSModel):
     """
     Recipient fax number in E.164 format.
     """
-    list_id: int | None = None
+    list_id: IntLike | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -1910,7 +2112,7 @@ class FaxPriceDataMessage(CSModel):
     status: str | None = None
 
 
-class FaxPriceRequest(CSModel):
+class FaxPriceRequest(CSRequestModel):
     messages: Annotated[list[FaxMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -1934,12 +2136,12 @@ class FaxReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxReceiptRulesCreateRequest(CSModel):
+class FaxReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
     """
-    match_type: float | str
+    match_type: int | str
     """
     Match Type. 0=All reports.
     """
@@ -1951,7 +2153,7 @@ class FaxReceiptRulesCreateRequest(CSModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -2000,24 +2202,24 @@ class FaxReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class FaxReceiptRulesUpdateRequest(CSModel):
-    rule_name: str
+class FaxReceiptRulesUpdateRequest(CSRequestModel):
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float | str
+    match_type: int | str | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -2073,7 +2275,7 @@ class FaxSendDataMessage(CSModel):
     status: str | None = None
 
 
-class FaxSendRequest(CSModel):
+class FaxSendRequest(CSRequestModel):
     messages: Annotated[list[FaxMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -2094,7 +2296,7 @@ class GlobalSendingAgreeDataItem(CSModel):
     code: str | None = None
     region: str | None = None
     agreed_at: UnixTime | None = None
-    registration_entity: str | None = None
+    registration_entity: GlobalSendingRegistrationEntity | str | None = None
     registration_status: GlobalSendingAgreeDataItemRegistrationStatus | None = None
     jotform_id: str | None = None
     sms_registration_type: IntLike | None = None
@@ -2114,8 +2316,8 @@ class GlobalSendingAgreeDataItemRegistrationStatus(CSModel):
     name: str | None = None
 
 
-class GlobalSendingAgreeRequest(CSModel):
-    country_list_ids: int
+class GlobalSendingAgreeRequest(CSRequestModel):
+    country_list_ids: int | None = None
     """
     Country list ID's
     """
@@ -2142,7 +2344,7 @@ class GlobalSendingListSelectedCountriesDataItem(CSModel):
     code: str | None = None
     region: str | None = None
     agreed_at: UnixTime | None = None
-    registration_entity: str | None = None
+    registration_entity: GlobalSendingRegistrationEntity | str | None = None
     registration_status: GlobalSendingListSelectedCountriesDataItemRegistrationStatus | None = None
     jotform_id: str | None = None
     sms_registration_type: IntLike | None = None
@@ -2166,13 +2368,22 @@ class GlobalSendingListSelectedCountriesResponse(Envelope):
     data: list[GlobalSendingListSelectedCountriesDataItem] | None = None
 
 
+class GlobalSendingRegistrationEntity(CSModel):
+    """
+    The entity a country's registration is held under (official spec).
+    """
+
+    id: IntLike | None = None
+    name: str | None = None
+
+
 class GlobalSendingSelectCountriesDataItem(CSModel):
     id: IntLike | None = None
     name: str | None = None
     code: str | None = None
     region: str | None = None
     agreed_at: UnixTime | None = None
-    registration_entity: str | None = None
+    registration_entity: GlobalSendingRegistrationEntity | str | None = None
     registration_status: GlobalSendingSelectCountriesDataItemRegistrationStatus | None = None
     jotform_id: str | None = None
     sms_registration_type: IntLike | None = None
@@ -2192,8 +2403,8 @@ class GlobalSendingSelectCountriesDataItemRegistrationStatus(CSModel):
     name: str | None = None
 
 
-class GlobalSendingSelectCountriesRequest(CSModel):
-    country_list_ids: list[int]
+class GlobalSendingSelectCountriesRequest(CSRequestModel):
+    country_list_ids: list[IntLike | None]
     """
     Ids of the countries to enable (see /country-list).
     """
@@ -2203,7 +2414,7 @@ class GlobalSendingSelectCountriesResponse(Envelope):
     data: list[GlobalSendingSelectCountriesDataItem] | None = None
 
 
-class InboundSmsWebhook(CSModel):
+class InboundSmsWebhook(CSRequestModel):
     """
     Pushed to your URL (inbound-SMS rule with a URL action) for each reply or inbound message.
     """
@@ -2250,7 +2461,7 @@ class InboundSmsWebhook(CSModel):
     """
 
 
-class LetterRecipient(CSModel):
+class LetterRecipient(CSRequestModel):
     address_name: str
     """
     Name of address
@@ -2279,7 +2490,7 @@ class LetterRecipient(CSModel):
     """
     Country
     """
-    return_address_id: int
+    return_address_id: IntLike
     """
     ID of return address to use
     """
@@ -2358,7 +2569,7 @@ class LettersPriceDataRecipient(CSModel):
     status: str | None = None
 
 
-class LettersPriceRequest(CSModel):
+class LettersPriceRequest(CSRequestModel):
     recipients: Annotated[list[LetterRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -2442,7 +2653,7 @@ class LettersSendDataRecipientReturnAddress(CSModel):
     address_country: str | None = None
 
 
-class LettersSendRequest(CSModel):
+class LettersSendRequest(CSRequestModel):
     recipients: Annotated[list[LetterRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -2484,7 +2695,7 @@ class ListsCreateData(CSModel):
     contacts_count: Annotated[IntLike | None, Field(alias="_contacts_count")] = None
 
 
-class ListsCreateRequest(CSModel):
+class ListsCreateRequest(CSRequestModel):
     list_name: str
     """
     Your contact list name
@@ -2516,12 +2727,12 @@ class ListsImportContactsData(CSModel):
     id: IntLike | None = None
 
 
-class ListsImportContactsRequest(CSModel):
+class ListsImportContactsRequest(CSRequestModel):
     file_url: str
     """
     URL of file to process
     """
-    field_order: list[str]
+    field_order: list[str] | str
     """
     Order of fields in file
     """
@@ -2546,8 +2757,8 @@ class ListsRemoveDuplicatesData(CSModel):
     deleted: IntLike | None = None
 
 
-class ListsRemoveDuplicatesRequest(CSModel):
-    fields: list[str] | None = None
+class ListsRemoveDuplicatesRequest(CSRequestModel):
+    fields: list[str] | dict[str, str] | None = None
 
 
 class ListsRemoveDuplicatesResponse(Envelope):
@@ -2561,7 +2772,7 @@ class ListsUpdateData(CSModel):
     contacts_count: Annotated[IntLike | None, Field(alias="_contacts_count")] = None
 
 
-class ListsUpdateRequest(CSModel):
+class ListsUpdateRequest(CSRequestModel):
     list_name: str
     """
     Your new list name
@@ -2629,7 +2840,7 @@ class MasterEmailTemplatesListInCategoryResponse(Envelope):
 
 
 class MasterEmailTemplatesListResponse(Envelope):
-    data: MasterEmailTemplatesListPage | None = None
+    data: MasterEmailTemplatesListPage | list[MasterEmailTemplatesGetData] | None = None
 
 
 class MmsCampaignsCancelData(CSModel):
@@ -2720,8 +2931,8 @@ class MmsCampaignsPriceDataData(CSModel):
     body: str | None = None
 
 
-class MmsCampaignsPriceRequest(CSModel):
-    list_id: int
+class MmsCampaignsPriceRequest(CSRequestModel):
+    list_id: IntLike
     """
     Your list id.
     """
@@ -2773,8 +2984,8 @@ class MmsCampaignsSendData(CSModel):
     media_file_url: Annotated[str | None, Field(alias="_media_file_url")] = None
 
 
-class MmsCampaignsSendRequest(CSModel):
-    list_id: int
+class MmsCampaignsSendRequest(CSRequestModel):
+    list_id: WireStr
     """
     Your list id.
     """
@@ -2801,6 +3012,10 @@ class MmsCampaignsSendRequest(CSModel):
     media_file: str
     """
     URL pointing to media file.
+    """
+    url_to_shorten: str | None = None
+    """
+    A URL to shorten; put the placeholder 'smsu.io/xxxxx' in the body where the short link goes.
     """
 
 
@@ -2829,20 +3044,20 @@ class MmsCampaignsUpdateData(CSModel):
     media_file_url: Annotated[str | None, Field(alias="_media_file_url")] = None
 
 
-class MmsCampaignsUpdateRequest(CSModel):
-    list_id: int
+class MmsCampaignsUpdateRequest(CSRequestModel):
+    list_id: WireStr | None = None
     """
     Your list id.
     """
-    name: str
+    name: str | None = None
     """
     Your campaign name.
     """
-    body: str
+    body: str | None = None
     """
     Your campaign message.
     """
-    from_: Annotated[str, Field(alias="from")]
+    from_: Annotated[str | None, Field(alias="from")] = None
     """
     Your sender id
     """
@@ -2850,11 +3065,11 @@ class MmsCampaignsUpdateRequest(CSModel):
     """
     Your schedule timestamp.
     """
-    subject: str
+    subject: str | None = None
     """
     Subject of MMS campaign.
     """
-    media_file: str
+    media_file: str | None = None
     """
     URL pointing to media file.
     """
@@ -2908,7 +3123,7 @@ class MmsHistoryResponse(Envelope):
     data: MmsHistoryPage | None = None
 
 
-class MmsMessage(CSModel):
+class MmsMessage(CSRequestModel):
     to: str
     """
     Recipient phone number in E.164 format
@@ -2928,6 +3143,10 @@ class MmsMessage(CSModel):
     source: str | None = None
     custom_string: str | None = None
     country: str | None = None
+    schedule: UnixTime | None = None
+    """
+    Leave blank for immediate delivery; unix seconds.
+    """
 
 
 class MmsPriceData(CSModel):
@@ -2954,7 +3173,7 @@ class MmsPriceDataMessage(CSModel):
     status: str | None = None
 
 
-class MmsPriceRequest(CSModel):
+class MmsPriceRequest(CSRequestModel):
     messages: Annotated[list[MmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -2993,7 +3212,7 @@ class MmsSendDataMessage(CSModel):
     status: str | None = None
 
 
-class MmsSendRequest(CSModel):
+class MmsSendRequest(CSRequestModel):
     messages: Annotated[list[MmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -3017,6 +3236,33 @@ class NumbersBuyData(CSModel):
     currency: Annotated[Currency | None, Field(alias="_currency")] = None
 
 
+class NumbersBuyRegistrationData(CSRequestModel):
+    """
+    Compliance details of the business (AU SMS/MMS numbers).
+    """
+
+    business_name: Annotated[str, Field(max_length=100, min_length=2)]
+    business_address: Annotated[str, Field(max_length=150, min_length=5)]
+    suburb: Annotated[str, Field(max_length=50, min_length=2)]
+    postcode: Annotated[str, Field(max_length=20, min_length=2)]
+    state: Annotated[str, Field(max_length=50, min_length=2)]
+    contact_name: Annotated[str, Field(max_length=100, min_length=2)]
+    contact_number: Annotated[str, Field(pattern="^\\+?[1-9]\\d{1,14}$")]
+    country: Annotated[str, Field(pattern="^[A-Z]{2}$")]
+
+
+class NumbersBuyRequest(CSRequestModel):
+    dedicated_number: str | None = None
+    """
+    The number to buy, as in the path (the official spec requires it in the body too).
+    """
+    type: Literal["sms", "mms"] | None = None
+    """
+    The service the number is for (the official spec requires it).
+    """
+    registration_data: NumbersBuyRegistrationData | None = None
+
+
 class NumbersBuyResponse(Envelope):
     data: NumbersBuyData | None = None
 
@@ -3032,6 +3278,45 @@ class NumbersListResponse(Envelope):
     data: NumbersListPage | None = None
 
 
+class NumbersRegisterRequest(CSRequestModel):
+    full_name: str
+    """
+    Legal full name of the person registering the number (a personal name, not a business name).
+    """
+    company_name: str
+    """
+    Legal business name of the organisation.
+    """
+    email: str
+    """
+    Contact email for the registration.
+    """
+    website_url: str
+    """
+    The business website.
+    """
+    sample_message: str
+    """
+    An example of the messages the number will send.
+    """
+    primary_use_case: str
+    """
+    Main purpose of the number (e.g. Marketing, Notifications, Authentication).
+    """
+    company_number: str
+    """
+    The organisation's support phone number.
+    """
+    area_code: str
+    """
+    Your top 3 area codes, in case the first is not available (e.g. "416, 647, 905").
+    """
+
+
+class NumbersRegisterResponse(Envelope):
+    data: dict[str, Any] | None = None
+
+
 class NumbersSearchItem(CSModel):
     country: str | None = None
     country_name: str | None = None
@@ -3043,6 +3328,107 @@ class NumbersSearchItem(CSModel):
 
 class NumbersSearchResponse(Envelope):
     data: NumbersSearchPage | None = None
+
+
+class OwnNumber(CSModel):
+    id: str | None = None
+    account_id: str | None = None
+    workspace_id: str | None = None
+    user_id: str | None = None
+    phone_number: str | None = None
+    country: str | None = None
+    label: str | None = None
+    status: str | None = None
+    """
+    PENDING, APPROVED or REJECTED.
+    """
+    verified_timestamp: str | None = None
+    notified_timestamp: str | None = None
+    is_nearing_expiration: bool | None = None
+    """
+    True when the verification is over 11 months old and should be renewed.
+    """
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class OwnNumberVerification(CSModel):
+    id: str | None = None
+    """
+    The verification id, for the verify call.
+    """
+    own_number_id: str | None = None
+    status: str | None = None
+    expires_timestamp: str | None = None
+    remaining_attempts: IntLike | None = None
+    created_timestamp: str | None = None
+    updated_timestamp: str | None = None
+
+
+class OwnNumbersDeleteResponse(Envelope):
+    data: OwnNumber | None = None
+
+
+class OwnNumbersGetResponse(Envelope):
+    data: OwnNumber | None = None
+
+
+class OwnNumbersListData(CSModel):
+    own_numbers: list[OwnNumber] | None = None
+    metadata: Annotated[CursorMetadata | None, Field(alias="_metadata")] = None
+
+
+class OwnNumbersListResponse(Envelope):
+    data: OwnNumbersListData | None = None
+
+
+class OwnNumbersRequestVerificationRequest(CSRequestModel):
+    label: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    Your label for the number (1 to 200 characters).
+    """
+    phone_number: str
+    """
+    The phone number to verify.
+    """
+    country: str | None = None
+    """
+    Two-letter country code of the number.
+    """
+
+
+class OwnNumbersRequestVerificationResponse(Envelope):
+    data: OwnNumberVerification | None = None
+
+
+class OwnNumbersUpdateRequest(CSRequestModel):
+    label: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    Your label for the number (1 to 200 characters).
+    """
+
+
+class OwnNumbersUpdateResponse(Envelope):
+    data: OwnNumber | None = None
+
+
+class OwnNumbersVerifyRequest(CSRequestModel):
+    code: Annotated[str, Field(max_length=6, min_length=6)]
+    """
+    The 6-character one-time code.
+    """
+    phone_number: str
+    """
+    The phone number being verified.
+    """
+    country: str | None = None
+    """
+    Two-letter country code of the number.
+    """
+
+
+class OwnNumbersVerifyResponse(Envelope):
+    data: OwnNumberVerification | None = None
 
 
 class Page(CSModel):
@@ -3136,7 +3522,7 @@ class MasterEmailTemplatesListInCategoryPage(Page):
 
 
 class MasterEmailTemplatesListPage(Page):
-    data: list[Any] | None = None
+    data: list[MasterEmailTemplatesGetData] | None = None
 
 
 class MmsCampaignsListPage(Page):
@@ -3156,7 +3542,7 @@ class NumbersSearchPage(Page):
     currency: Annotated[Currency | None, Field(alias="_currency")] = None
 
 
-class PostcardRecipient(CSModel):
+class PostcardRecipient(CSRequestModel):
     address_name: str
     """
     Name of address
@@ -3185,7 +3571,7 @@ class PostcardRecipient(CSModel):
     """
     Country
     """
-    return_address_id: int
+    return_address_id: IntLike
     """
     ID of return address to use
     """
@@ -3306,7 +3692,7 @@ class PostcardsPriceDataRecipientReturnAddress(CSModel):
     address_country: str | None = None
 
 
-class PostcardsPriceRequest(CSModel):
+class PostcardsPriceRequest(CSRequestModel):
     recipients: Annotated[list[PostcardRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -3368,7 +3754,7 @@ class PostcardsSendDataRecipientReturnAddress(CSModel):
     address_country: str | None = None
 
 
-class PostcardsSendRequest(CSModel):
+class PostcardsSendRequest(CSRequestModel):
     recipients: Annotated[list[PostcardRecipient], Field(max_length=1000, min_length=1)]
     """
     The recipients to send (up to 1000 per request).
@@ -3471,22 +3857,22 @@ class RechargeUpdateCreditCardData(CSModel):
     token: str | None = None
 
 
-class RechargeUpdateCreditCardRequest(CSModel):
+class RechargeUpdateCreditCardRequest(CSRequestModel):
     number: str
     """
     Credit card number
     """
-    expiry_month: Annotated[str, Field(pattern="^\\d{1,2}$")]
+    expiry_month: IntLike
     """
-    Expiry month, e.g. "05".
+    Expiry month, e.g. 5 or "05".
     """
-    expiry_year: Annotated[str, Field(pattern="^\\d{1,4}$")]
+    expiry_year: IntLike
     """
-    Expiry year, e.g. "2026".
+    Expiry year, e.g. 2026.
     """
-    cvc: Annotated[str, Field(pattern="^\\d{1,4}$")]
+    cvc: str | int
     """
-    Card verification code.
+    Card verification code; pass a string when it starts with 0.
     """
     name: str
     """
@@ -3572,7 +3958,7 @@ class ResellerAccountsCreateDataSubaccount(CSModel):
     access_reseller: IntLike | None = None
 
 
-class ResellerAccountsCreateRequest(CSModel):
+class ResellerAccountsCreateRequest(CSRequestModel):
     username: str
     """
     Account username
@@ -3785,8 +4171,8 @@ class ResellerAccountsTransferCreditDataSubaccount(CSModel):
     access_reseller: IntLike | None = None
 
 
-class ResellerAccountsTransferCreditRequest(CSModel):
-    client_user_id: int
+class ResellerAccountsTransferCreditRequest(CSRequestModel):
+    client_user_id: IntLike
     """
     User ID of client
     """
@@ -3836,36 +4222,36 @@ class ResellerAccountsUpdateData(CSModel):
     subaccount: Annotated[Any | None, Field(alias="_subaccount")] = None
 
 
-class ResellerAccountsUpdateRequest(CSModel):
-    username: str
+class ResellerAccountsUpdateRequest(CSRequestModel):
+    username: str | None = None
     """
     Account username
     """
-    password: str
+    password: str | None = None
     """
     Account password (unhashed)
     """
-    user_email: str
+    user_email: str | None = None
     """
     Account email
     """
-    user_phone: str
+    user_phone: str | None = None
     """
     Account phone number
     """
-    user_first_name: str
+    user_first_name: str | None = None
     """
     Account owner first name
     """
-    user_last_name: str
+    user_last_name: str | None = None
     """
     Account owner last name
     """
-    account_name: str
+    account_name: str | None = None
     """
     Account name (usually company name)
     """
-    country: str
+    country: str | None = None
     """
     Country of account holder
     """
@@ -3887,7 +4273,7 @@ class ReturnAddressesCreateData(CSModel):
     address_country: str | None = None
 
 
-class ReturnAddressesCreateRequest(CSModel):
+class ReturnAddressesCreateRequest(CSRequestModel):
     address_name: str
     """
     Your address name.
@@ -3974,24 +4360,24 @@ class ReturnAddressesUpdateData(CSModel):
     address_country: str | None = None
 
 
-class ReturnAddressesUpdateRequest(CSModel):
-    address_name: str
+class ReturnAddressesUpdateRequest(CSRequestModel):
+    address_name: str | None = None
     """
     Your address name.
     """
-    address_line_1: str
+    address_line_1: str | None = None
     """
     Your address line 1
     """
-    address_city: str
+    address_city: str | None = None
     """
     Your city
     """
-    address_postal_code: str
+    address_postal_code: str | None = None
     """
     Your postal code
     """
-    address_country: str
+    address_country: str | None = None
     """
     Your country
     """
@@ -4023,6 +4409,151 @@ class SearchContactsListsPage(Page):
 
 class SearchContactsListsResponse(Envelope):
     data: SearchContactsListsPage | None = None
+
+
+class SenderStrategy(CSRequestModel):
+    sender_type: Literal[
+        "alpha_tag", "10DLC", "tollfree", "own_number", "shortcode", "longcode", "shared_longcode"
+    ]
+    sender_id: str | None
+    sender_country_code: str | None = None
+    note: Annotated[str | None, Field(max_length=200)] = None
+
+
+class SendersCreateDefaultRequest(CSRequestModel):
+    country_code: str
+    """
+    The recipient country (ISO 3166-1 alpha-2) the default applies to.
+    """
+    product_type: Literal["SMS"]
+    default_sender_strategies: Annotated[list[SenderStrategy], Field(max_length=1, min_length=1)]
+    """
+    Exactly one strategy for now.
+    """
+
+
+class SendersCreateDefaultResponse(Envelope):
+    data: DefaultSender | None = None
+
+
+class SendersDeleteDefaultResponse(Envelope):
+    data: Any | None = None
+
+
+class SendersGetDefaultResponse(Envelope):
+    data: DefaultSender | None = None
+
+
+class SendersListCompliantTypesData(CSModel):
+    data: list[CompliantSenderTypes] | None = None
+
+
+class SendersListCompliantTypesResponse(Envelope):
+    data: SendersListCompliantTypesData | None = None
+
+
+class SendersListDefaultsData(CSModel):
+    data: list[DefaultSender] | None = None
+    per_page: IntLike | None = None
+    self_page_url: str | None = None
+    next_page_url: str | None = None
+
+
+class SendersListDefaultsResponse(Envelope):
+    data: SendersListDefaultsData | None = None
+
+
+class SendersUpdateDefaultRequest(CSRequestModel):
+    default_sender_strategies: Annotated[list[SenderStrategy], Field(max_length=1, min_length=1)]
+    """
+    Exactly one strategy for now.
+    """
+
+
+class SendersUpdateDefaultResponse(Envelope):
+    data: DefaultSender | None = None
+
+
+class ShortUrlStatistics(CSModel):
+    long_url_id: str | None = None
+    """
+    The id of one long URL of the source; pass it to the tracking call.
+    """
+    links: ShortUrlStatisticsLinks | None = None
+    device: list[ShortUrlStatisticsCount] | None = None
+    os: list[ShortUrlStatisticsCount] | None = None
+    browser: list[ShortUrlStatisticsCount] | None = None
+    country: list[ShortUrlStatisticsCount] | None = None
+    region: list[ShortUrlStatisticsCount] | None = None
+
+
+class ShortUrlStatisticsCount(CSModel):
+    label: str | None = None
+    count: IntLike | None = None
+
+
+class ShortUrlStatisticsLinks(CSModel):
+    total: IntLike | None = None
+    """
+    Recipients.
+    """
+    opened_unique: IntLike | None = None
+    """
+    Recipients that clicked the short URL.
+    """
+    opened_total: IntLike | None = None
+    """
+    Clicks (a recipient clicking twice counts twice).
+    """
+    unopened: IntLike | None = None
+    """
+    Recipients that did not click (total - opened_unique).
+    """
+
+
+class ShortUrlTrackingContact(CSModel):
+    contact_id: IntLike | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone_number: str | None = None
+
+
+class ShortUrlTrackingItem(CSModel):
+    open_count: IntLike | None = None
+    date_opened: UnixTime | None = None
+    user_geo_country: str | None = None
+    user_geo_region: str | None = None
+    user_device: str | None = None
+    user_browser: str | None = None
+    user_os: str | None = None
+    contact: ShortUrlTrackingContact | None = None
+
+
+class ShortUrlsStatisticsData(CSModel):
+    data: list[ShortUrlStatistics] | None = None
+
+
+class ShortUrlsStatisticsResponse(Envelope):
+    data: ShortUrlsStatisticsData | list[ShortUrlStatistics] | None = None
+
+
+class ShortUrlsTrackingData(CSModel):
+    total: IntLike | None = None
+    per_page: IntLike | None = None
+    current_page_size: IntLike | None = None
+    prev_page_url: str | None = None
+    """
+    Absent when there is no previous page.
+    """
+    next_page_url: str | None = None
+    """
+    Absent when there is no next page.
+    """
+    data: list[ShortUrlTrackingItem] | None = None
+
+
+class ShortUrlsTrackingResponse(Envelope):
+    data: ShortUrlsTrackingData | None = None
 
 
 class SmsCampaignsCancelData(CSModel):
@@ -4104,8 +4635,8 @@ class SmsCampaignsPriceDataData(CSModel):
     schedule: UnixTime | None = None
 
 
-class SmsCampaignsPriceRequest(CSModel):
-    list_id: int
+class SmsCampaignsPriceRequest(CSRequestModel):
+    list_id: WireStr
     """
     Your list id.
     """
@@ -4146,8 +4677,8 @@ class SmsCampaignsSendData(CSModel):
     source: str | None = None
 
 
-class SmsCampaignsSendRequest(CSModel):
-    list_id: int
+class SmsCampaignsSendRequest(CSRequestModel):
+    list_id: IntLike
     """
     Your list id.
     """
@@ -4171,6 +4702,14 @@ class SmsCampaignsSendRequest(CSModel):
     """
     A URL to shorten; put the literal placeholder 'smsu.io/xxxxx' in the body where the short link goes (URL Shortening section).
     """
+    source: str | None = None
+    """
+    Your method of sending e.g. 'wordpress', 'php', 'c#'.
+    """
+    senders: list[SmsSender] | None = None
+    """
+    Sender ids per recipient country (official spec); without it the default senders apply.
+    """
 
 
 class SmsCampaignsSendResponse(Envelope):
@@ -4193,16 +4732,16 @@ class SmsCampaignsUpdateData(CSModel):
     source: str | None = None
 
 
-class SmsCampaignsUpdateRequest(CSModel):
-    list_id: int
+class SmsCampaignsUpdateRequest(CSRequestModel):
+    list_id: WireStr | None = None
     """
     Your list id.
     """
-    name: str
+    name: str | None = None
     """
     Your campaign name.
     """
-    body: str
+    body: str | None = None
     """
     Your campaign message.
     """
@@ -4224,12 +4763,19 @@ class SmsCancelAllData(CSModel):
     count: IntLike | None = None
 
 
+class SmsCancelAllRequest(CSRequestModel):
+    custom_string: str | None = None
+    """
+    Cancel only the scheduled messages sent with this custom_string (e.g. one SMS campaign's).
+    """
+
+
 class SmsCancelAllResponse(Envelope):
     data: SmsCancelAllData | None = None
 
 
 class SmsCancelResponse(Envelope):
-    data: list[Any] | None = None
+    data: list[Any] | dict[str, Any] | None = None
 
 
 class SmsCreateTemplateData(CSModel):
@@ -4238,7 +4784,7 @@ class SmsCreateTemplateData(CSModel):
     template_name: str | None = None
 
 
-class SmsCreateTemplateRequest(CSModel):
+class SmsCreateTemplateRequest(CSRequestModel):
     template_name: str
     """
     Name of template
@@ -4265,10 +4811,14 @@ class SmsCreateTestInboundData(CSModel):
     keyword: Annotated[str | None, Field(alias="_keyword")] = None
 
 
-class SmsCreateTestInboundRequest(CSModel):
+class SmsCreateTestInboundRequest(CSRequestModel):
     url: str
     """
     Your URL that you want to forward to.
+    """
+    webhook_type: str | None = None
+    """
+    post (default), get or json, how the inbound SMS is sent to the URL.
     """
 
 
@@ -4286,7 +4836,7 @@ class SmsCreateTestReceiptData(CSModel):
     custom_string: str | None = None
 
 
-class SmsCreateTestReceiptRequest(CSModel):
+class SmsCreateTestReceiptRequest(CSRequestModel):
     url: str
     """
     Your URL that you want to forward to.
@@ -4301,7 +4851,7 @@ class SmsDeleteTemplateResponse(Envelope):
     data: list[Any] | None = None
 
 
-class SmsDeliveryReceiptWebhook(CSModel):
+class SmsDeliveryReceiptWebhook(CSRequestModel):
     """
     Pushed to your URL for each SMS delivery receipt.
     """
@@ -4364,6 +4914,10 @@ class SmsExportHistoryResponse(Envelope):
     data: SmsExportHistoryData | None = None
 
 
+class SmsGetInboundResponse(Envelope):
+    data: SmsInboundItem | None = None
+
+
 class SmsGetReceiptData(CSModel):
     timestamp_send: UnixTime | None = None
     timestamp: UnixTime | None = None
@@ -4378,6 +4932,10 @@ class SmsGetReceiptData(CSModel):
 
 class SmsGetReceiptResponse(Envelope):
     data: SmsGetReceiptData | None = None
+
+
+class SmsGetTemplateResponse(Envelope):
+    data: SmsTemplatesItem | None = None
 
 
 class SmsHistoryItem(CSModel):
@@ -4447,7 +5005,7 @@ class SmsInboundRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsInboundRulesCreateRequest(CSModel):
+class SmsInboundRulesCreateRequest(CSRequestModel):
     dedicated_number: str
     """
     Dedicated Number. Can be '*' to apply to all numbers.
@@ -4456,11 +5014,11 @@ class SmsInboundRulesCreateRequest(CSModel):
     """
     Rule Name.
     """
-    message_search_type: float
+    message_search_type: int
     """
     Message Search Type: 0=Any message, 1=starts with, 2=contains, 3=does not contain.
     """
-    message_search_term: str
+    message_search_term: str | None
     """
     Message search term.
     """
@@ -4472,9 +5030,13 @@ class SmsInboundRulesCreateRequest(CSModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
+    """
+    body: str | None = None
+    """
+    The reply text, for the AUTO_REPLY and SMS actions (official spec).
     """
     webhook_type: str | None = None
     """
@@ -4538,32 +5100,32 @@ class SmsInboundRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsInboundRulesUpdateRequest(CSModel):
-    dedicated_number: str
+class SmsInboundRulesUpdateRequest(CSRequestModel):
+    dedicated_number: str | None = None
     """
     Dedicated Number. Can be '*' to apply to all numbers.
     """
-    rule_name: str
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    message_search_type: float
+    message_search_type: int | None = None
     """
     Message Search Type: 0=Any message, 1=starts with, 2=contains, 3=does not contain.
     """
-    message_search_term: str
+    message_search_term: str | None = None
     """
     Message search term.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -4581,7 +5143,7 @@ class SmsMarkInboundMessageReadResponse(Envelope):
     data: IntLike | None = None
 
 
-class SmsMarkInboundReadRequest(CSModel):
+class SmsMarkInboundReadRequest(CSRequestModel):
     date_before: UnixTime | None = None
     """
     An optional timestamp - mark all as read before this timestamp. If not given, all messages will be marked as read.
@@ -4589,10 +5151,10 @@ class SmsMarkInboundReadRequest(CSModel):
 
 
 class SmsMarkInboundReadResponse(Envelope):
-    data: list[Any] | None = None
+    data: list[Any] | dict[str, Any] | None = None
 
 
-class SmsMarkReceiptsReadRequest(CSModel):
+class SmsMarkReceiptsReadRequest(CSRequestModel):
     date_before: UnixTime | None = None
     """
     Mark all as read before this timestamp
@@ -4600,10 +5162,10 @@ class SmsMarkReceiptsReadRequest(CSModel):
 
 
 class SmsMarkReceiptsReadResponse(Envelope):
-    data: list[Any] | None = None
+    data: list[Any] | dict[str, Any] | None = None
 
 
-class SmsMessage(CSModel):
+class SmsMessage(CSRequestModel):
     from_: Annotated[str | None, Field(alias="from")] = None
     """
     Your sender id
@@ -4628,7 +5190,7 @@ class SmsMessage(CSModel):
     """
     Your reference. Will be passed back with all replies and delivery reports.
     """
-    list_id: int | None = None
+    list_id: WireStr | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -4639,6 +5201,18 @@ class SmsMessage(CSModel):
     from_email: str | None = None
     """
     An email address where the reply should be emailed to. If omitted, the reply will be emailed back to the user who sent the outgoing SMS.
+    """
+    contact_id: IntLike | None = None
+    """
+    The contact this message goes to (of the list in list_id); passed back in the response.
+    """
+    exclude_no_sender_id_recipients: bool | None = None
+    """
+    True sends without checking that the sender id is registered where the country requires it (those recipients will not receive it); false checks first (official spec).
+    """
+    show_summary: bool | None = None
+    """
+    Price calls only, the official spec says; true adds more detail to the answer.
     """
 
 
@@ -4661,10 +5235,18 @@ class SmsPriceDataMessage(CSModel):
     status: str | None = None
 
 
-class SmsPriceRequest(CSModel):
+class SmsPriceRequest(CSRequestModel):
     messages: Annotated[list[SmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
+    """
+    senders: list[SmsSender] | None = None
+    """
+    Sender ids per recipient country (official spec); without it the default senders apply.
+    """
+    shorten_urls: bool | None = None
+    """
+    Shorten the URLs of every message of the request (official spec).
     """
 
 
@@ -4681,12 +5263,12 @@ class SmsReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsReceiptRulesCreateRequest(CSModel):
+class SmsReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int
     """
     Match Type. 0=All reports.
     """
@@ -4698,7 +5280,7 @@ class SmsReceiptRulesCreateRequest(CSModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -4751,24 +5333,24 @@ class SmsReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class SmsReceiptRulesUpdateRequest(CSModel):
-    rule_name: str
+class SmsReceiptRulesUpdateRequest(CSRequestModel):
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -4824,15 +5406,46 @@ class SmsSendDataMessage(CSModel):
     status: str | None = None
 
 
-class SmsSendRequest(CSModel):
+class SmsSendRequest(CSRequestModel):
     messages: Annotated[list[SmsMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
+    """
+    senders: list[SmsSender] | None = None
+    """
+    Sender ids per recipient country (official spec); without it the default senders apply.
+    """
+    shorten_urls: bool | None = None
+    """
+    Shorten the URLs of every message of the request (official spec).
     """
 
 
 class SmsSendResponse(Envelope):
     data: SmsSendData | None = None
+
+
+class SmsSender(CSRequestModel):
+    """
+    The sender id to use for one recipient country (official spec).
+    """
+
+    recipient_country_code: str
+    """
+    ISO country code of the recipients this sender applies to.
+    """
+    sender_id: str | None = None
+    """
+    An alpha tag or a number; required unless sender_type is shared_longcode.
+    """
+    sender_type: str | None = None
+    """
+    The official spec lists shared_longcode only, for now.
+    """
+    sender_country_code: str | None = None
+    """
+    For shared_longcode, the country the shared number should come from.
+    """
 
 
 class SmsTemplatesItem(CSModel):
@@ -4855,12 +5468,12 @@ class SmsUpdateTemplateData(CSModel):
     template_name: str | None = None
 
 
-class SmsUpdateTemplateRequest(CSModel):
-    template_name: str
+class SmsUpdateTemplateRequest(CSRequestModel):
+    template_name: str | None = None
     """
     Name of template
     """
-    body: str
+    body: str | None = None
     """
     Body of template
     """
@@ -4982,7 +5595,7 @@ class SubaccountsCreateData(CSModel):
     notes: str | None = None
 
 
-class SubaccountsCreateRequest(CSModel):
+class SubaccountsCreateRequest(CSRequestModel):
     api_username: str
     """
     Your new api username.
@@ -5026,6 +5639,22 @@ class SubaccountsCreateRequest(CSModel):
     access_settings: Annotated[int | None, Field(ge=0, le=1)] = None
     """
     Flag value must be 1 for yes or 0 for no.
+    """
+    access_smpp: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    Flag value must be 1 for yes or 0 for no.
+    """
+    sms_deidentify_message: Annotated[int | None, Field(ge=0, le=1)] = None
+    """
+    1 hides the message text of this subaccount's SMS in reports (official spec).
+    """
+    notes: str | None = None
+    """
+    Notes about the subaccount.
+    """
+    user_id: IntLike | None = None
+    """
+    The user the subaccount belongs to (official spec).
     """
 
 
@@ -5129,28 +5758,28 @@ class SubaccountsUpdateData(CSModel):
     notes: str | None = None
 
 
-class SubaccountsUpdateRequest(CSModel):
+class SubaccountsUpdateRequest(CSRequestModel):
     api_username: str | None = None
     """
     Your new api username.
     """
-    password: str
+    password: str | None = None
     """
     Your new password
     """
-    email: str
+    email: str | None = None
     """
     Your new email.
     """
-    phone_number: str
+    phone_number: str | None = None
     """
     Your phone number in E.164 format.
     """
-    first_name: str
+    first_name: str | None = None
     """
     Your firstname
     """
-    last_name: str
+    last_name: str | None = None
     """
     Your lastname
     """
@@ -5206,7 +5835,7 @@ class UploadsUploadData(CSModel):
     url: Annotated[str | None, Field(alias="_url")] = None
 
 
-class UploadsUploadRequest(CSModel):
+class UploadsUploadRequest(CSRequestModel):
     content: str
     """
     Base64-encoded file contents
@@ -5229,7 +5858,7 @@ class VoiceCancelResponse(Envelope):
     data: list[Any] | None = None
 
 
-class VoiceDeliveryReceiptWebhook(CSModel):
+class VoiceDeliveryReceiptWebhook(CSRequestModel):
     """
     Pushed to your URL for each voice delivery receipt.
     """
@@ -5333,14 +5962,14 @@ class VoiceHistoryResponse(Envelope):
 class VoiceLanguagesDataItem(CSModel):
     code: str | None = None
     country: str | None = None
-    gender: list[str] | None = None
+    gender: list[str] | str | None = None
 
 
 class VoiceLanguagesResponse(Envelope):
     data: list[VoiceLanguagesDataItem] | None = None
 
 
-class VoiceMessage(CSModel):
+class VoiceMessage(CSRequestModel):
     to: str | None = None
     """
     Your phone number in E.164 format.
@@ -5365,7 +5994,7 @@ class VoiceMessage(CSModel):
     """
     Your method of sending e.g. 'wordpress', 'php', 'c#'.
     """
-    list_id: int | None = None
+    list_id: IntLike | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -5387,7 +6016,7 @@ class VoiceMessage(CSModel):
     """
 
 
-class VoiceMessage2(CSModel):
+class VoiceMessage2(CSRequestModel):
     to: str
     """
     Your phone number in E.164 format.
@@ -5400,7 +6029,7 @@ class VoiceMessage2(CSModel):
     """
     Either 'female' or 'male'.
     """
-    custom_string: str
+    custom_string: str | None = None
     """
     Your reference. Will be passed back with all replies and delivery reports.
     """
@@ -5412,7 +6041,7 @@ class VoiceMessage2(CSModel):
     """
     Your method of sending e.g. 'wordpress', 'php', 'c#'.
     """
-    list_id: int | None = None
+    list_id: IntLike | None = None
     """
     Your list ID if sending to a whole list. Can be used instead of 'to'.
     """
@@ -5420,7 +6049,7 @@ class VoiceMessage2(CSModel):
     """
     au (string, required) - See section on available languages.
     """
-    schedule: UnixTime | None = None
+    schedule: WireUnixTime | None = None
     """
     Leave blank for immediate delivery. Your schedule time in unix format http://help.clicksend.com/what-is-a-unix-timestamp
     """
@@ -5431,6 +6060,10 @@ class VoiceMessage2(CSModel):
     machine_detection: Annotated[int | None, Field(ge=0, le=1)] = None
     """
     Detect answering machine or voicemail and leave a message. Flag value must be 1 for yes or 0 for no.
+    """
+    from_: Annotated[str | None, Field(alias="from")] = None
+    """
+    Your sender id (official spec).
     """
 
 
@@ -5463,7 +6096,7 @@ class VoicePriceDataMessage(CSModel):
     status: str | None = None
 
 
-class VoicePriceRequest(CSModel):
+class VoicePriceRequest(CSRequestModel):
     messages: Annotated[list[VoiceMessage2], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).
@@ -5483,12 +6116,12 @@ class VoiceReceiptRulesCreateData(CSModel):
     enabled: IntLike | None = None
 
 
-class VoiceReceiptRulesCreateRequest(CSModel):
+class VoiceReceiptRulesCreateRequest(CSRequestModel):
     rule_name: str
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int
     """
     Match Type. 0=All reports.
     """
@@ -5500,7 +6133,7 @@ class VoiceReceiptRulesCreateRequest(CSModel):
     """
     Action address.
     """
-    enabled: float
+    enabled: int
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -5553,24 +6186,24 @@ class VoiceReceiptRulesUpdateData(CSModel):
     enabled: IntLike | None = None
 
 
-class VoiceReceiptRulesUpdateRequest(CSModel):
-    rule_name: str
+class VoiceReceiptRulesUpdateRequest(CSRequestModel):
+    rule_name: str | None = None
     """
     Rule Name.
     """
-    match_type: float
+    match_type: int | None = None
     """
     Match Type. 0=All reports.
     """
-    action: str
+    action: str | None = None
     """
     Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL, GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL, CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
     """
-    action_address: str
+    action_address: str | None = None
     """
     Action address.
     """
-    enabled: float
+    enabled: int | None = None
     """
     Enabled: Disabled=0 or Enabled=1.
     """
@@ -5632,7 +6265,7 @@ class VoiceSendDataMessage(CSModel):
     status: str | None = None
 
 
-class VoiceSendRequest(CSModel):
+class VoiceSendRequest(CSRequestModel):
     messages: Annotated[list[VoiceMessage], Field(max_length=1000, min_length=1)]
     """
     The messages to send (up to 1000 per request).

@@ -11,6 +11,7 @@ from clicksend_async._resource import OperationClient
 
 if TYPE_CHECKING:
     from clicksend_async.resources.account import AccountResource
+    from clicksend_async.resources.alpha_tags import AlphaTagsResource
     from clicksend_async.resources.contacts import ContactsResource
     from clicksend_async.resources.countries import CountriesResource
     from clicksend_async.resources.delivery_issues import DeliveryIssuesResource
@@ -31,12 +32,15 @@ if TYPE_CHECKING:
     from clicksend_async.resources.mms import MmsResource
     from clicksend_async.resources.mms_campaigns import MmsCampaignsResource
     from clicksend_async.resources.numbers import NumbersResource
+    from clicksend_async.resources.own_numbers import OwnNumbersResource
     from clicksend_async.resources.postcards import PostcardsResource
     from clicksend_async.resources.recharge import RechargeResource
     from clicksend_async.resources.referral_accounts import ReferralAccountsResource
     from clicksend_async.resources.reseller_accounts import ResellerAccountsResource
     from clicksend_async.resources.return_addresses import ReturnAddressesResource
     from clicksend_async.resources.search import SearchResource
+    from clicksend_async.resources.senders import SendersResource
+    from clicksend_async.resources.short_urls import ShortUrlsResource
     from clicksend_async.resources.sms import SmsResource
     from clicksend_async.resources.sms_campaigns import SmsCampaignsResource
     from clicksend_async.resources.sms_inbound_rules import SmsInboundRulesResource
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
 
 RESOURCE_NAMES = (
     "account",
+    "alpha_tags",
     "contacts",
     "countries",
     "delivery_issues",
@@ -70,12 +75,15 @@ RESOURCE_NAMES = (
     "mms",
     "mms_campaigns",
     "numbers",
+    "own_numbers",
     "postcards",
     "recharge",
     "referral_accounts",
     "reseller_accounts",
     "return_addresses",
     "search",
+    "senders",
+    "short_urls",
     "sms",
     "sms_campaigns",
     "sms_inbound_rules",
@@ -98,6 +106,13 @@ class ResourcesMixin(OperationClient):
         from clicksend_async.resources.account import AccountResource
 
         return AccountResource(self)
+
+    @cached_property
+    def alpha_tags(self) -> AlphaTagsResource:
+        """Alpha Tags."""
+        from clicksend_async.resources.alpha_tags import AlphaTagsResource
+
+        return AlphaTagsResource(self)
 
     @cached_property
     def contacts(self) -> ContactsResource:
@@ -240,6 +255,13 @@ class ResourcesMixin(OperationClient):
         return NumbersResource(self)
 
     @cached_property
+    def own_numbers(self) -> OwnNumbersResource:
+        """Own Numbers."""
+        from clicksend_async.resources.own_numbers import OwnNumbersResource
+
+        return OwnNumbersResource(self)
+
+    @cached_property
     def postcards(self) -> PostcardsResource:
         """Postcard."""
         from clicksend_async.resources.postcards import PostcardsResource
@@ -280,6 +302,20 @@ class ResourcesMixin(OperationClient):
         from clicksend_async.resources.search import SearchResource
 
         return SearchResource(self)
+
+    @cached_property
+    def senders(self) -> SendersResource:
+        """Senders."""
+        from clicksend_async.resources.senders import SendersResource
+
+        return SendersResource(self)
+
+    @cached_property
+    def short_urls(self) -> ShortUrlsResource:
+        """Short URLs."""
+        from clicksend_async.resources.short_urls import ShortUrlsResource
+
+        return ShortUrlsResource(self)
 
     @cached_property
     def sms(self) -> SmsResource:

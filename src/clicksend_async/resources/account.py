@@ -288,7 +288,7 @@ class AccountResource(BaseResource):
         self,
         payload: m.AccountVerifyForgotPasswordRequest | Mapping[str, Any] | None = None,
         *,
-        subaccount_id: int | NotGiven = NOT_GIVEN,
+        subaccount_id: int | str | NotGiven = NOT_GIVEN,
         activation_token: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,

@@ -114,6 +114,7 @@ class EmailResource(BaseResource):
         | Mapping[str, Any]
         | Sequence[m.EmailFrom | Mapping[str, Any]]
         | NotGiven = NOT_GIVEN,
+        subject: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         attachments: Sequence[m.EmailAttachment | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
         schedule: datetime | int | NotGiven = NOT_GIVEN,
@@ -136,6 +137,7 @@ class EmailResource(BaseResource):
                     "cc": cc,
                     "bcc": bcc,
                     "from": from_,
+                    "subject": subject,
                     "body": body,
                     "attachments": attachments,
                     "schedule": schedule,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
@@ -118,7 +117,7 @@ class EmailTemplatesResource(BaseResource):
         payload: m.EmailTemplatesCreateRequest | Mapping[str, Any] | None = None,
         *,
         template_name: str | NotGiven = NOT_GIVEN,
-        template_id_master: float | Decimal | NotGiven = NOT_GIVEN,
+        template_id_master: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,

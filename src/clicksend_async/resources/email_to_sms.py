@@ -133,6 +133,8 @@ class EmailToSmsResource(BaseResource):
         *,
         email_address: str | NotGiven = NOT_GIVEN,
         from_: str | NotGiven = NOT_GIVEN,
+        from_fax: str | NotGiven = NOT_GIVEN,
+        subaccount_id: int | str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -150,6 +152,8 @@ class EmailToSmsResource(BaseResource):
                 {
                     "email_address": email_address,
                     "from": from_,
+                    "from_fax": from_fax,
+                    "subaccount_id": subaccount_id,
                 },
             ),
             timeout=timeout,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
@@ -121,7 +120,7 @@ class FaxInboundRulesResource(BaseResource):
         rule_name: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -177,7 +176,7 @@ class FaxInboundRulesResource(BaseResource):
         rule_name: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,

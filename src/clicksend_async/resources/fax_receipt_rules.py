@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
@@ -117,10 +116,10 @@ class FaxReceiptRulesResource(BaseResource):
         payload: m.FaxReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | str | NotGiven = NOT_GIVEN,
+        match_type: int | str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -173,10 +172,10 @@ class FaxReceiptRulesResource(BaseResource):
         payload: m.FaxReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | str | NotGiven = NOT_GIVEN,
+        match_type: int | str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,

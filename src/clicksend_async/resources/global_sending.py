@@ -79,7 +79,7 @@ class GlobalSendingResource(BaseResource):
         self,
         payload: m.GlobalSendingSelectCountriesRequest | Mapping[str, Any] | None = None,
         *,
-        country_list_ids: Sequence[int] | NotGiven = NOT_GIVEN,
+        country_list_ids: Sequence[int | str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,

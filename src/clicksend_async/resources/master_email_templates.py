@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, path_segment, query_params
@@ -80,7 +80,7 @@ class MasterEmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> AsyncPaginator[m.MasterEmailTemplatesListPage, Any]:
+    ) -> AsyncPaginator[m.MasterEmailTemplatesListPage, m.MasterEmailTemplatesGetData]:
         """Get all master email templates (`GET /email/master-templates`).
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.

@@ -176,6 +176,10 @@ class MmsResource(BaseResource):
         self,
         *,
         filename: str | NotGiven = NOT_GIVEN,
+        q: str | NotGiven = NOT_GIVEN,
+        order_by: str | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -187,6 +191,10 @@ class MmsResource(BaseResource):
             params=query_params(
                 {
                     "filename": filename,
+                    "q": q,
+                    "order_by": order_by,
+                    "date_from": date_from,
+                    "date_to": date_to,
                 }
             ),
             timeout=timeout,

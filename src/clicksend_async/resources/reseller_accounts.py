@@ -220,7 +220,7 @@ class ResellerAccountsResource(BaseResource):
         self,
         payload: m.ResellerAccountsTransferCreditRequest | Mapping[str, Any] | None = None,
         *,
-        client_user_id: int | NotGiven = NOT_GIVEN,
+        client_user_id: int | str | NotGiven = NOT_GIVEN,
         balance: int | NotGiven = NOT_GIVEN,
         currency: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
@@ -80,12 +80,14 @@ class SmsCampaignsResource(BaseResource):
         self,
         payload: m.SmsCampaignsSendRequest | Mapping[str, Any] | None = None,
         *,
-        list_id: int | NotGiven = NOT_GIVEN,
+        list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         from_: str | NotGiven = NOT_GIVEN,
         schedule: datetime | int | NotGiven = NOT_GIVEN,
         url_to_shorten: str | NotGiven = NOT_GIVEN,
+        source: str | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -107,6 +109,8 @@ class SmsCampaignsResource(BaseResource):
                     "from": from_,
                     "schedule": schedule,
                     "url_to_shorten": url_to_shorten,
+                    "source": source,
+                    "senders": senders,
                 },
             ),
             timeout=timeout,
@@ -119,7 +123,7 @@ class SmsCampaignsResource(BaseResource):
         self,
         payload: m.SmsCampaignsPriceRequest | Mapping[str, Any] | None = None,
         *,
-        list_id: int | NotGiven = NOT_GIVEN,
+        list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         from_: str | NotGiven = NOT_GIVEN,
@@ -175,7 +179,7 @@ class SmsCampaignsResource(BaseResource):
         sms_campaign_id: int | str,
         payload: m.SmsCampaignsUpdateRequest | Mapping[str, Any] | None = None,
         *,
-        list_id: int | NotGiven = NOT_GIVEN,
+        list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         from_: str | NotGiven = NOT_GIVEN,
@@ -232,6 +236,8 @@ class SmsCampaignsResource(BaseResource):
         q: str | NotGiven = NOT_GIVEN,
         order_by: str | NotGiven = NOT_GIVEN,
         operator: Literal["AND", "OR"] | NotGiven = NOT_GIVEN,
+        date_from: datetime | int | NotGiven = NOT_GIVEN,
+        date_to: datetime | int | NotGiven = NOT_GIVEN,
         limit: int | None = None,
         max_items: int | None = None,
         start_page: int = 1,
@@ -256,6 +262,8 @@ class SmsCampaignsResource(BaseResource):
                         "q": q,
                         "order_by": order_by,
                         "operator": operator,
+                        "date_from": date_from,
+                        "date_to": date_to,
                         "page": page,
                         "limit": size,
                     }

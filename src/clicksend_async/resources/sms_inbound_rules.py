@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
@@ -119,11 +118,12 @@ class SmsInboundRulesResource(BaseResource):
         *,
         dedicated_number: str | NotGiven = NOT_GIVEN,
         rule_name: str | NotGiven = NOT_GIVEN,
-        message_search_type: float | Decimal | NotGiven = NOT_GIVEN,
+        message_search_type: int | NotGiven = NOT_GIVEN,
         message_search_term: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
+        body: str | NotGiven = NOT_GIVEN,
         webhook_type: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -147,6 +147,7 @@ class SmsInboundRulesResource(BaseResource):
                     "action": action,
                     "action_address": action_address,
                     "enabled": enabled,
+                    "body": body,
                     "webhook_type": webhook_type,
                 },
             ),
@@ -181,11 +182,11 @@ class SmsInboundRulesResource(BaseResource):
         *,
         dedicated_number: str | NotGiven = NOT_GIVEN,
         rule_name: str | NotGiven = NOT_GIVEN,
-        message_search_type: float | Decimal | NotGiven = NOT_GIVEN,
+        message_search_type: int | NotGiven = NOT_GIVEN,
         message_search_term: str | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         webhook_type: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
@@ -118,10 +117,10 @@ class VoiceReceiptRulesResource(BaseResource):
         payload: m.VoiceReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | NotGiven = NOT_GIVEN,
+        match_type: int | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -174,10 +173,10 @@ class VoiceReceiptRulesResource(BaseResource):
         payload: m.VoiceReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
-        match_type: float | Decimal | NotGiven = NOT_GIVEN,
+        match_type: int | NotGiven = NOT_GIVEN,
         action: str | NotGiven = NOT_GIVEN,
         action_address: str | NotGiven = NOT_GIVEN,
-        enabled: float | Decimal | NotGiven = NOT_GIVEN,
+        enabled: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,

@@ -31,6 +31,7 @@ from clicksend_async._client import AsyncClickSend
 from clicksend_async.sandbox import _directory  # noqa: F401  (registers its handlers)
 from clicksend_async.sandbox._config import FAULTS_BEFORE, SandboxConfig
 from clicksend_async.sandbox._handlers import HANDLERS, ApiError, Request
+from clicksend_async.sandbox._handlers_official import register as _register_official
 from clicksend_async.sandbox._state import SandboxState
 from clicksend_async.sandbox._voximplant import CallHistory, new_service_account_key, verify_jwt
 from clicksend_async.webhooks import parse_webhook, webhook_body
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_register_official()  # alpha tags, own numbers, default senders, one template/inbound by id
 
 API_PREFIX = "/v3"
 BASE_URL = "http://sandbox.invalid"  # in-process clients: the host is never resolved
