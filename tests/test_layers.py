@@ -29,6 +29,7 @@ CORE = {
     "_pagination",
     "_base_client",
     "_resource",
+    "_observe",
 }
 FEATURES = ("bulk", "webhooks", "voximplant", "sandbox", "cli")
 

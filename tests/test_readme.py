@@ -84,7 +84,7 @@ def test_readme_example_runs(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(_base_client, "AiohttpSender", senders_to(fake_api(), fake_voximplant()))
+    monkeypatch.setattr(_base_client, "DefaultSender", senders_to(fake_api(), fake_voximplant()))
     write_credentials(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLICKSEND_USERNAME", "demo")

@@ -13,8 +13,10 @@
     │   ├── ConnectionError           (also a builtins.ConnectionError)
     │   └── TimeoutError              (also a builtins.TimeoutError)
     ├── ResponseDecodeError           an answer that is not the JSON it should be
-    │   └── ResponseTooLargeError     larger than max_response_bytes (not read)
+    │   ├── ResponseTooLargeError     larger than max_response_bytes (not read)
+    │   └── MissingDataError          a 2xx envelope without the `data` the operation returns
     ├── EventLoopError                a client used on another event loop than its first
+    ├── ClientClosedError             a client used after aclose() (also a RuntimeError)
     └── VoximplantError               Voximplant's {"error": {"code", "msg"}} (sent with HTTP 200)
         └── VoximplantAuthenticationError   codes 100, 433, 447, 454-456 (bad/expired key or JWT)
 
@@ -35,8 +37,10 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClickSendError",
+    "ClientClosedError",
     "ConnectionError",
     "EventLoopError",
+    "MissingDataError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -215,8 +219,17 @@ class ResponseTooLargeError(ResponseDecodeError):
     connection was discarded, and ``content`` holds only its first bytes."""
 
 
+class MissingDataError(ResponseDecodeError):
+    """A 2xx answer whose envelope lacks the ``data`` the operation always returns (the method's
+    return type promises it). For a send, ``outcome_unknown`` is True: the request was processed."""
+
+
 class EventLoopError(ClickSendError, RuntimeError):
     """The client is bound to the event loop it was first used on."""
+
+
+class ClientClosedError(ClickSendError, RuntimeError):
+    """The client (or the ``http_client`` it was given) is closed; create a new one."""
 
 
 class VoximplantError(ClickSendError):
