@@ -77,9 +77,22 @@ class Target:
     connections: int = 0
 
 
+OK_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(OK_BODY)}\r\n\r\n".encode()
+    + OK_BODY
+)
+STALL = None  # in a script: never answer this request
+
+
 @contextlib.asynccontextmanager
-async def target_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Target]:
+async def target_server(
+    tls: ssl.SSLContext | None = None, script: list[bytes | None] | None = None
+) -> AsyncIterator[Target]:
+    """``script``: the raw answers to the first requests, in order (``STALL``: none); every
+    other request gets a 200 envelope."""
     state = Target()
+    pending = list(script or ())
 
     async def handle(stream: ByteStream) -> None:
         state.connections += 1
@@ -89,11 +102,10 @@ async def target_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Targ
                 while True:
                     request = await read_request(buffered)
                     state.requests.append(request)
-                    await stream.send(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                        + f"Content-Length: {len(OK_BODY)}\r\n\r\n".encode()
-                        + OK_BODY
-                    )
+                    answer = pending.pop(0) if pending else OK_ANSWER
+                    if answer is None:  # STALL
+                        await anyio.sleep_forever()
+                    await stream.send(answer)
                     if request.headers.get("connection", "").lower() == "close":
                         return
 
