@@ -223,6 +223,31 @@ class MissingDataError(ResponseDecodeError):
     """A 2xx answer whose envelope lacks the ``data`` the operation always returns (the method's
     return type promises it). For a send, ``outcome_unknown`` is True: the request was processed."""
 
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        status_code: int,
+        content: bytes,
+        operation: str,
+        outcome_unknown: bool = False,
+        references: Sequence[str] = (),
+    ) -> None:
+        self.status_code = status_code
+        self.content = content[:_CONTENT_KEPT]
+        self.operation = operation
+        head = content[:120].decode("utf-8", "replace")
+        _RequestError.__init__(
+            self,
+            f"HTTP {status_code} without the `data` that {operation} always returns; "
+            f"first bytes: {head!r}",
+            method=method,
+            path=path,
+            outcome_unknown=outcome_unknown,
+            references=references,
+        )
+
 
 class EventLoopError(ClickSendError, RuntimeError):
     """The client is bound to the event loop it was first used on."""

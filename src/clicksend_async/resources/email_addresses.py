@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["EmailAddressesResource", "EmailAddressesResourceWithRawResponse"]
 
@@ -31,6 +32,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.EmailAddressesCreateRequest,
     response_model=m.EmailAddressesCreateResponse,
+    data_required=True,
 )
 _SEND_VERIFICATION = Operation(
     operation_id="email_addresses_send_verification",
@@ -47,6 +49,7 @@ _VERIFY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailAddressesVerifyResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="email_addresses_get",
@@ -55,6 +58,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailAddressesGetResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="email_addresses_delete",
@@ -91,6 +95,11 @@ class EmailAddressesResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailAddressesListPage:
@@ -116,17 +125,23 @@ class EmailAddressesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.EmailAddressesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailAddressesCreateRequest | p.EmailAddressesCreateRequestParam | None = None,
         *,
         body: str | NotGiven = NOT_GIVEN,
         email_address: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailAddressesCreateData | None:
+    ) -> m.EmailAddressesCreateData:
         """Create allowed Email Address (`POST /email/addresses`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            body: Email to be allowed.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -143,7 +158,7 @@ class EmailAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_verification(
         self,
@@ -153,7 +168,11 @@ class EmailAddressesResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send verification token (`PUT /email/address-verify/{email_address_id}/send`)."""
+        """Send verification token (`PUT /email/address-verify/{email_address_id}/send`).
+
+        Args:
+            email_address_id: Allowed email address id
+        """
         envelope = await self._client._call(
             _SEND_VERIFICATION,
             f"/email/address-verify/{path_segment(email_address_id)}/send",
@@ -171,8 +190,15 @@ class EmailAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailAddressesVerifyData | None:
-        """Verify email address using verification token (`PUT /email/address-verify/{email_address_id}/verify/{activation_token}`)."""
+    ) -> m.EmailAddressesVerifyData:
+        """Verify email address using verification token (`PUT /email/address-verify/{email_address_id}/verify/{activation_token}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_address_id: Allowed email address id
+            activation_token: Your activation token.
+        """
         envelope = await self._client._call(
             _VERIFY,
             f"/email/address-verify/{path_segment(email_address_id)}/verify/{path_segment(activation_token)}",
@@ -180,7 +206,7 @@ class EmailAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -189,8 +215,14 @@ class EmailAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailAddressesGetData | None:
-        """Get specific email address (`GET /email/addresses/{email_address_id}`)."""
+    ) -> m.EmailAddressesGetData:
+        """Get specific email address (`GET /email/addresses/{email_address_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_address_id: Allowed email address id
+        """
         envelope = await self._client._call(
             _GET,
             f"/email/addresses/{path_segment(email_address_id)}",
@@ -198,7 +230,7 @@ class EmailAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -208,7 +240,11 @@ class EmailAddressesResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Delete specific email address (`DELETE /email/addresses/{email_address_id}`)."""
+        """Delete specific email address (`DELETE /email/addresses/{email_address_id}`).
+
+        Args:
+            email_address_id: Allowed email address id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/email/addresses/{path_segment(email_address_id)}",

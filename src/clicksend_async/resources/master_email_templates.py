@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from clicksend_async._operation import Operation, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
@@ -31,6 +31,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.MasterEmailTemplatesGetResponse,
+    data_required=True,
 )
 _LIST_CATEGORIES = Operation(
     operation_id="master_email_templates_list_categories",
@@ -47,6 +48,7 @@ _GET_CATEGORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.MasterEmailTemplatesGetCategoryResponse,
+    data_required=True,
 )
 _LIST_IN_CATEGORY = Operation(
     operation_id="master_email_templates_list_in_category",
@@ -83,6 +85,11 @@ class MasterEmailTemplatesResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListPage:
@@ -113,8 +120,14 @@ class MasterEmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MasterEmailTemplatesGetData | None:
-        """Get specific master email template (`GET /email/master-templates/{template_id}`)."""
+    ) -> m.MasterEmailTemplatesGetData:
+        """Get specific master email template (`GET /email/master-templates/{template_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Email template id
+        """
         envelope = await self._client._call(
             _GET,
             f"/email/master-templates/{path_segment(template_id)}",
@@ -122,7 +135,7 @@ class MasterEmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list_categories(
         self,
@@ -143,6 +156,11 @@ class MasterEmailTemplatesResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListCategoriesPage:
@@ -173,8 +191,14 @@ class MasterEmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MasterEmailTemplatesGetCategoryData | None:
-        """Get specific master email template category (`GET /email/master-templates-categories/{category_id}`)."""
+    ) -> m.MasterEmailTemplatesGetCategoryData:
+        """Get specific master email template category (`GET /email/master-templates-categories/{category_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            category_id: Email category id
+        """
         envelope = await self._client._call(
             _GET_CATEGORY,
             f"/email/master-templates-categories/{path_segment(category_id)}",
@@ -182,7 +206,7 @@ class MasterEmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list_in_category(
         self,
@@ -204,6 +228,12 @@ class MasterEmailTemplatesResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            category_id: Email category id
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListInCategoryPage:

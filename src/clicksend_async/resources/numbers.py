@@ -10,7 +10,7 @@ from typing import Literal
 
 from clicksend_async._operation import Operation, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
@@ -31,6 +31,7 @@ _BUY = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.NumbersBuyResponse,
+    data_required=True,
 )
 _SEARCH = Operation(
     operation_id="numbers_search",
@@ -67,6 +68,11 @@ class NumbersResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.NumbersListPage:
@@ -97,8 +103,14 @@ class NumbersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.NumbersBuyData | None:
-        """Buy dedicated number (`POST /numbers/buy/{dedicated_number}`)."""
+    ) -> m.NumbersBuyData:
+        """Buy dedicated number (`POST /numbers/buy/{dedicated_number}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            dedicated_number: Phone number to purchase
+        """
         envelope = await self._client._call(
             _BUY,
             f"/numbers/buy/{path_segment(dedicated_number)}",
@@ -106,7 +118,7 @@ class NumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def search(
         self,
@@ -128,6 +140,14 @@ class NumbersResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            country: Country code to search
+            search: Your search pattern or query.
+            search_type: Your strategy for searching, 0 = starts with, 1 = anywhere, 2 = ends with.
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.NumbersSearchPage:

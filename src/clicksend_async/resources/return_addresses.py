@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["ReturnAddressesResource", "ReturnAddressesResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.ReturnAddressesCreateRequest,
     response_model=m.ReturnAddressesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="return_addresses_get",
@@ -40,6 +42,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ReturnAddressesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="return_addresses_update",
@@ -48,6 +51,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.ReturnAddressesUpdateRequest,
     response_model=m.ReturnAddressesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="return_addresses_delete",
@@ -56,6 +60,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ReturnAddressesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -84,6 +89,11 @@ class ReturnAddressesResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.ReturnAddressesListPage:
@@ -109,7 +119,7 @@ class ReturnAddressesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.ReturnAddressesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.ReturnAddressesCreateRequest | p.ReturnAddressesCreateRequestParam | None = None,
         *,
         address_name: str | NotGiven = NOT_GIVEN,
         address_line_1: str | NotGiven = NOT_GIVEN,
@@ -121,10 +131,22 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ReturnAddressesCreateData | None:
+    ) -> m.ReturnAddressesCreateData:
         """Create post return address (`POST /post/return-addresses`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            address_name: Your address name.
+            address_line_1: Your address line 1
+            address_city: Your city
+            address_postal_code: Your postal code
+            address_country: Your country
+            address_line_2: Your address line 2
+            address_state: Your state
         """
         envelope = await self._client._call(
             _CREATE,
@@ -146,7 +168,7 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -155,8 +177,14 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ReturnAddressesGetData | None:
-        """Get specific post return address (`GET /post/return-addresses/{return_address_id}`)."""
+    ) -> m.ReturnAddressesGetData:
+        """Get specific post return address (`GET /post/return-addresses/{return_address_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            return_address_id: Return address ID
+        """
         envelope = await self._client._call(
             _GET,
             f"/post/return-addresses/{path_segment(return_address_id)}",
@@ -164,12 +192,12 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         return_address_id: int | str,
-        payload: m.ReturnAddressesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.ReturnAddressesUpdateRequest | p.ReturnAddressesUpdateRequestParam | None = None,
         *,
         address_name: str | NotGiven = NOT_GIVEN,
         address_line_1: str | NotGiven = NOT_GIVEN,
@@ -181,10 +209,23 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ReturnAddressesUpdateData | None:
+    ) -> m.ReturnAddressesUpdateData:
         """Update post return address (`PUT /post/return-addresses/{return_address_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            return_address_id: Return address ID
+            address_name: Your address name.
+            address_line_1: Your address line 1
+            address_city: Your city
+            address_postal_code: Your postal code
+            address_country: Your country
+            address_line_2: Your address line 2
+            address_state: Your state
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -206,7 +247,7 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -215,8 +256,14 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete specific post return address (`DELETE /post/return-addresses/{return_address_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete specific post return address (`DELETE /post/return-addresses/{return_address_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            return_address_id: Return address ID
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/post/return-addresses/{path_segment(return_address_id)}",
@@ -224,7 +271,7 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class ReturnAddressesResourceWithRawResponse:

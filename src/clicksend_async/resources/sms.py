@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SmsResource", "SmsResourceWithRawResponse"]
 
@@ -27,6 +28,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.SmsSendRequest,
     response_model=m.SmsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="sms_price",
@@ -35,6 +37,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.SmsPriceRequest,
     response_model=m.SmsPriceResponse,
+    data_required=True,
 )
 _RECEIPTS = Operation(
     operation_id="sms_receipts",
@@ -51,6 +54,7 @@ _CREATE_TEST_RECEIPT = Operation(
     idempotent=False,
     request_model=m.SmsCreateTestReceiptRequest,
     response_model=m.SmsCreateTestReceiptResponse,
+    data_required=True,
 )
 _GET_RECEIPT = Operation(
     operation_id="sms_get_receipt",
@@ -59,6 +63,7 @@ _GET_RECEIPT = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsGetReceiptResponse,
+    data_required=True,
 )
 _MARK_RECEIPTS_READ = Operation(
     operation_id="sms_mark_receipts_read",
@@ -67,6 +72,7 @@ _MARK_RECEIPTS_READ = Operation(
     idempotent=True,
     request_model=m.SmsMarkReceiptsReadRequest,
     response_model=m.SmsMarkReceiptsReadResponse,
+    data_required=True,
 )
 _INBOUND = Operation(
     operation_id="sms_inbound",
@@ -83,6 +89,7 @@ _CREATE_TEST_INBOUND = Operation(
     idempotent=False,
     request_model=m.SmsCreateTestInboundRequest,
     response_model=m.SmsCreateTestInboundResponse,
+    data_required=True,
 )
 _MARK_INBOUND_READ = Operation(
     operation_id="sms_mark_inbound_read",
@@ -91,6 +98,7 @@ _MARK_INBOUND_READ = Operation(
     idempotent=True,
     request_model=m.SmsMarkInboundReadRequest,
     response_model=m.SmsMarkInboundReadResponse,
+    data_required=True,
 )
 _MARK_INBOUND_MESSAGE_READ = Operation(
     operation_id="sms_mark_inbound_message_read",
@@ -99,6 +107,7 @@ _MARK_INBOUND_MESSAGE_READ = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsMarkInboundMessageReadResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="sms_cancel",
@@ -107,6 +116,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.SmsCancelResponse,
+    data_required=True,
 )
 _CANCEL_ALL = Operation(
     operation_id="sms_cancel_all",
@@ -115,6 +125,7 @@ _CANCEL_ALL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.SmsCancelAllResponse,
+    data_required=True,
 )
 _TEMPLATES = Operation(
     operation_id="sms_templates",
@@ -131,6 +142,7 @@ _CREATE_TEMPLATE = Operation(
     idempotent=False,
     request_model=m.SmsCreateTemplateRequest,
     response_model=m.SmsCreateTemplateResponse,
+    data_required=True,
 )
 _UPDATE_TEMPLATE = Operation(
     operation_id="sms_update_template",
@@ -139,6 +151,7 @@ _UPDATE_TEMPLATE = Operation(
     idempotent=True,
     request_model=m.SmsUpdateTemplateRequest,
     response_model=m.SmsUpdateTemplateResponse,
+    data_required=True,
 )
 _DELETE_TEMPLATE = Operation(
     operation_id="sms_delete_template",
@@ -147,6 +160,7 @@ _DELETE_TEMPLATE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsDeleteTemplateResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="sms_history",
@@ -163,6 +177,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -176,16 +191,22 @@ class SmsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.SmsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsSendRequest | p.SmsSendRequestParam | None = None,
         *,
-        messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.SmsMessage | p.SmsMessageParam] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsSendData | None:
+    ) -> m.SmsSendData:
         """Send sms message(s) (`POST /sms/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
         """
         envelope = await self._client._call(
             _SEND,
@@ -201,20 +222,26 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.SmsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsPriceRequest | p.SmsPriceRequestParam | None = None,
         *,
-        messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.SmsMessage | p.SmsMessageParam] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsPriceData | None:
+    ) -> m.SmsPriceData:
         """Calculate sms price (`POST /sms/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
         """
         envelope = await self._client._call(
             _PRICE,
@@ -230,7 +257,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def receipts(
         self,
@@ -249,6 +276,11 @@ class SmsResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsReceiptsPage:
@@ -274,16 +306,22 @@ class SmsResource(BaseResource):
 
     async def create_test_receipt(
         self,
-        payload: m.SmsCreateTestReceiptRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCreateTestReceiptRequest | p.SmsCreateTestReceiptRequestParam | None = None,
         *,
         url: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCreateTestReceiptData | None:
+    ) -> m.SmsCreateTestReceiptData:
         """Add a delivery receipt (`POST /sms/receipts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            url: Your URL that you want to forward to.
         """
         envelope = await self._client._call(
             _CREATE_TEST_RECEIPT,
@@ -299,7 +337,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get_receipt(
         self,
@@ -308,8 +346,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsGetReceiptData | None:
-        """Get a Specific Delivery Receipt (`GET /sms/receipts/{message_id}`)."""
+    ) -> m.SmsGetReceiptData:
+        """Get a Specific Delivery Receipt (`GET /sms/receipts/{message_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Message ID
+        """
         envelope = await self._client._call(
             _GET_RECEIPT,
             f"/sms/receipts/{path_segment(message_id)}",
@@ -317,20 +361,26 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def mark_receipts_read(
         self,
-        payload: m.SmsMarkReceiptsReadRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsMarkReceiptsReadRequest | p.SmsMarkReceiptsReadRequestParam | None = None,
         *,
         date_before: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any]:
         """Mark delivery receipts as read (`PUT /sms/receipts-read`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            date_before: Mark all as read before this timestamp
         """
         envelope = await self._client._call(
             _MARK_RECEIPTS_READ,
@@ -346,7 +396,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def inbound(
         self,
@@ -365,6 +415,11 @@ class SmsResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsInboundPage:
@@ -390,16 +445,22 @@ class SmsResource(BaseResource):
 
     async def create_test_inbound(
         self,
-        payload: m.SmsCreateTestInboundRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCreateTestInboundRequest | p.SmsCreateTestInboundRequestParam | None = None,
         *,
         url: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCreateTestInboundData | None:
+    ) -> m.SmsCreateTestInboundData:
         """Create inbound sms (`POST /sms/inbound`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            url: Your URL that you want to forward to.
         """
         envelope = await self._client._call(
             _CREATE_TEST_INBOUND,
@@ -415,20 +476,27 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def mark_inbound_read(
         self,
-        payload: m.SmsMarkInboundReadRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsMarkInboundReadRequest | p.SmsMarkInboundReadRequestParam | None = None,
         *,
         date_before: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any]:
         """Mark inbound SMS as read (`PUT /sms/inbound-read`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            date_before: An optional timestamp - mark all as read before this timestamp. If not
+                given, all messages will be marked as read.
         """
         envelope = await self._client._call(
             _MARK_INBOUND_READ,
@@ -444,7 +512,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def mark_inbound_message_read(
         self,
@@ -453,8 +521,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> int | None:
-        """Mark specific inbound sms as read (`PUT /sms/inbound-read/{message_id}`)."""
+    ) -> int:
+        """Mark specific inbound sms as read (`PUT /sms/inbound-read/{message_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Mark this message as read
+        """
         envelope = await self._client._call(
             _MARK_INBOUND_MESSAGE_READ,
             f"/sms/inbound-read/{path_segment(message_id)}",
@@ -462,7 +536,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -471,8 +545,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Update scheduled message as cancelled (`PUT /sms/{message_id}/cancel`)."""
+    ) -> builtins.list[Any]:
+        """Update scheduled message as cancelled (`PUT /sms/{message_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: The message ID you want to cancel
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/sms/{path_segment(message_id)}/cancel",
@@ -480,7 +560,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel_all(
         self,
@@ -488,8 +568,11 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCancelAllData | None:
-        """Update all scheduled message as cancelled (`PUT /sms/cancel-all`)."""
+    ) -> m.SmsCancelAllData:
+        """Update all scheduled message as cancelled (`PUT /sms/cancel-all`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _CANCEL_ALL,
             "/sms/cancel-all",
@@ -497,7 +580,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def templates(
         self,
@@ -516,6 +599,11 @@ class SmsResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsTemplatesPage:
@@ -541,17 +629,24 @@ class SmsResource(BaseResource):
 
     async def create_template(
         self,
-        payload: m.SmsCreateTemplateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCreateTemplateRequest | p.SmsCreateTemplateRequestParam | None = None,
         *,
         template_name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCreateTemplateData | None:
+    ) -> m.SmsCreateTemplateData:
         """Create sms template (`POST /sms/templates`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_name: Name of template
+            body: Body of template
         """
         envelope = await self._client._call(
             _CREATE_TEMPLATE,
@@ -568,22 +663,30 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update_template(
         self,
         template_id: int | str,
-        payload: m.SmsUpdateTemplateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsUpdateTemplateRequest | p.SmsUpdateTemplateRequestParam | None = None,
         *,
         template_name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsUpdateTemplateData | None:
+    ) -> m.SmsUpdateTemplateData:
         """Update sms template (`PUT /sms/templates/{template_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Template id
+            template_name: Name of template
+            body: Body of template
         """
         envelope = await self._client._call(
             _UPDATE_TEMPLATE,
@@ -600,7 +703,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete_template(
         self,
@@ -609,8 +712,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete sms template (`DELETE /sms/templates/{template_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete sms template (`DELETE /sms/templates/{template_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Template id
+        """
         envelope = await self._client._call(
             _DELETE_TEMPLATE,
             f"/sms/templates/{path_segment(template_id)}",
@@ -618,7 +727,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -639,6 +748,13 @@ class SmsResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsHistoryPage:
@@ -671,8 +787,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsExportHistoryData | None:
-        """Export all sms history (`GET /sms/history/export`)."""
+    ) -> m.SmsExportHistoryData:
+        """Export all sms history (`GET /sms/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to download history as
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/sms/history/export",
@@ -685,12 +807,12 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_bulk(
         self,
-        messages: Iterable[m.SmsMessage | Mapping[str, Any]]
-        | AsyncIterable[m.SmsMessage | Mapping[str, Any]],
+        messages: Iterable[m.SmsMessage | p.SmsMessageParam | Mapping[str, Any]]
+        | AsyncIterable[m.SmsMessage | p.SmsMessageParam | Mapping[str, Any]],
         *,
         shared: Mapping[str, Any] | None = None,
         checkpoint: str | os.PathLike[str] | Checkpoint | None = None,

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SmsCampaignsResource", "SmsCampaignsResourceWithRawResponse"]
 
@@ -24,6 +25,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.SmsCampaignsSendRequest,
     response_model=m.SmsCampaignsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="sms_campaigns_price",
@@ -32,6 +34,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.SmsCampaignsPriceRequest,
     response_model=m.SmsCampaignsPriceResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="sms_campaigns_get",
@@ -40,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsCampaignsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="sms_campaigns_update",
@@ -48,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.SmsCampaignsUpdateRequest,
     response_model=m.SmsCampaignsUpdateResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="sms_campaigns_cancel",
@@ -56,6 +61,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.SmsCampaignsCancelResponse,
+    data_required=True,
 )
 _LIST = Operation(
     operation_id="sms_campaigns_list",
@@ -77,7 +83,7 @@ class SmsCampaignsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.SmsCampaignsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCampaignsSendRequest | p.SmsCampaignsSendRequestParam | None = None,
         *,
         list_id: int | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -88,10 +94,22 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsSendData | None:
+    ) -> m.SmsCampaignsSendData:
         """Send SMS campaign (one list, up to 20,000 recipients) (`POST /sms-campaigns/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
+            url_to_shorten: A URL to shorten; put the literal placeholder 'smsu.io/xxxxx' in the
+                body where the short link goes (URL Shortening section).
         """
         envelope = await self._client._call(
             _SEND,
@@ -112,11 +130,11 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.SmsCampaignsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCampaignsPriceRequest | p.SmsCampaignsPriceRequestParam | None = None,
         *,
         list_id: int | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -126,10 +144,20 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsPriceData | None:
+    ) -> m.SmsCampaignsPriceData:
         """Calculate price for sms campaign (`POST /sms-campaigns/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
         """
         envelope = await self._client._call(
             _PRICE,
@@ -149,7 +177,7 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -158,8 +186,14 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsGetData | None:
-        """Get specific sms campaign (`GET /sms-campaigns/{sms_campaign_id}`)."""
+    ) -> m.SmsCampaignsGetData:
+        """Get specific sms campaign (`GET /sms-campaigns/{sms_campaign_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            sms_campaign_id: ID of SMS campaign to retrieve
+        """
         envelope = await self._client._call(
             _GET,
             f"/sms-campaigns/{path_segment(sms_campaign_id)}",
@@ -167,12 +201,12 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         sms_campaign_id: int | str,
-        payload: m.SmsCampaignsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCampaignsUpdateRequest | p.SmsCampaignsUpdateRequestParam | None = None,
         *,
         list_id: int | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -182,10 +216,21 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsUpdateData | None:
+    ) -> m.SmsCampaignsUpdateData:
         """Update sms campaign (`PUT /sms-campaigns/{sms_campaign_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            sms_campaign_id: ID of SMS campaign to update
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -205,7 +250,7 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -214,8 +259,14 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsCancelData | None:
-        """Cancel sms campaign (`PUT /sms-campaigns/{sms_campaign_id}/cancel`)."""
+    ) -> m.SmsCampaignsCancelData:
+        """Cancel sms campaign (`PUT /sms-campaigns/{sms_campaign_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            sms_campaign_id: ID of SMS Campaign to cancel
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/sms-campaigns/{path_segment(sms_campaign_id)}/cancel",
@@ -223,7 +274,7 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list(
         self,
@@ -242,6 +293,11 @@ class SmsCampaignsResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsCampaignsListPage:

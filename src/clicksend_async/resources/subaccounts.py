@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SubaccountsResource", "SubaccountsResourceWithRawResponse"]
 
@@ -31,6 +32,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.SubaccountsCreateRequest,
     response_model=m.SubaccountsCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="subaccounts_get",
@@ -39,6 +41,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SubaccountsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="subaccounts_update",
@@ -47,6 +50,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.SubaccountsUpdateRequest,
     response_model=m.SubaccountsUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="subaccounts_delete",
@@ -55,6 +59,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SubaccountsDeleteResponse,
+    data_required=True,
 )
 _REGEN_API_KEY = Operation(
     operation_id="subaccounts_regen_api_key",
@@ -63,6 +68,7 @@ _REGEN_API_KEY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SubaccountsRegenApiKeyResponse,
+    data_required=True,
 )
 
 
@@ -91,6 +97,11 @@ class SubaccountsResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SubaccountsListPage:
@@ -116,7 +127,7 @@ class SubaccountsResource(BaseResource):
 
     async def create(
         self,
-        payload: m.SubaccountsCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.SubaccountsCreateRequest | p.SubaccountsCreateRequestParam | None = None,
         *,
         api_username: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
@@ -132,10 +143,26 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsCreateData | None:
+    ) -> m.SubaccountsCreateData:
         """Create new subaccount (`POST /subaccounts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            api_username: Your new api username.
+            password: Your new password
+            email: Your new email.
+            phone_number: Your phone number in E.164 format.
+            first_name: Your firstname
+            last_name: Your lastname
+            access_users: Flag value must be 1 for yes or 0 for no.
+            access_billing: Flag value must be 1 for yes or 0 for no.
+            access_reporting: Flag value must be 1 for yes or 0 for no.
+            access_contacts: Flag value must be 1 for yes or 0 for no.
+            access_settings: Flag value must be 1 for yes or 0 for no.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -161,7 +188,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -170,8 +197,14 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsGetData | None:
-        """Get specific subaccount (`GET /subaccounts/{subaccount_id}`)."""
+    ) -> m.SubaccountsGetData:
+        """Get specific subaccount (`GET /subaccounts/{subaccount_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to get
+        """
         envelope = await self._client._call(
             _GET,
             f"/subaccounts/{path_segment(subaccount_id)}",
@@ -179,12 +212,12 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         subaccount_id: int | str,
-        payload: m.SubaccountsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.SubaccountsUpdateRequest | p.SubaccountsUpdateRequestParam | None = None,
         *,
         api_username: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
@@ -209,10 +242,27 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsUpdateData | None:
+    ) -> m.SubaccountsUpdateData:
         """Update subaccount (`PUT /subaccounts/{subaccount_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to update
+            api_username: Your new api username.
+            password: Your new password
+            email: Your new email.
+            phone_number: Your phone number in E.164 format.
+            first_name: Your firstname
+            last_name: Your lastname
+            access_users: Flag value must be 1 for yes or 0 for no.
+            access_billing: Flag value must be 1 for yes or 0 for no.
+            access_reporting: Flag value must be 1 for yes or 0 for no.
+            access_contacts: Flag value must be 1 for yes or 0 for no.
+            access_settings: Flag value must be 1 for yes or 0 for no.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -247,7 +297,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -256,8 +306,14 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> bool | None:
-        """Delete a subaccount (`DELETE /subaccounts/{subaccount_id}`)."""
+    ) -> bool:
+        """Delete a subaccount (`DELETE /subaccounts/{subaccount_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to delete
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/subaccounts/{path_segment(subaccount_id)}",
@@ -265,7 +321,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def regen_api_key(
         self,
@@ -274,8 +330,14 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsRegenApiKeyData | None:
-        """Regenerate an API Key (`PUT /subaccounts/{subaccount_id}/regen-api-key`)."""
+    ) -> m.SubaccountsRegenApiKeyData:
+        """Regenerate an API Key (`PUT /subaccounts/{subaccount_id}/regen-api-key`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to regenerate API key for
+        """
         envelope = await self._client._call(
             _REGEN_API_KEY,
             f"/subaccounts/{path_segment(subaccount_id)}/regen-api-key",
@@ -283,7 +345,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class SubaccountsResourceWithRawResponse:

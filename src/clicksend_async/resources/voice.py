@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["VoiceResource", "VoiceResourceWithRawResponse"]
 
@@ -27,6 +28,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.VoiceSendRequest,
     response_model=m.VoiceSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="voice_price",
@@ -35,6 +37,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.VoicePriceRequest,
     response_model=m.VoicePriceResponse,
+    data_required=True,
 )
 _LANGUAGES = Operation(
     operation_id="voice_languages",
@@ -43,6 +46,7 @@ _LANGUAGES = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.VoiceLanguagesResponse,
+    data_required=True,
 )
 _RECEIPTS = Operation(
     operation_id="voice_receipts",
@@ -59,6 +63,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.VoiceCancelResponse,
+    data_required=True,
 )
 _CANCEL_ALL = Operation(
     operation_id="voice_cancel_all",
@@ -67,6 +72,7 @@ _CANCEL_ALL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.VoiceCancelAllResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="voice_history",
@@ -83,6 +89,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.VoiceExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -96,16 +103,22 @@ class VoiceResource(BaseResource):
 
     async def send(
         self,
-        payload: m.VoiceSendRequest | Mapping[str, Any] | None = None,
+        payload: m.VoiceSendRequest | p.VoiceSendRequestParam | None = None,
         *,
-        messages: Sequence[m.VoiceMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.VoiceMessage | p.VoiceMessageParam] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceSendData | None:
+    ) -> m.VoiceSendData:
         """Send voice message(s) (`POST /voice/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
         """
         envelope = await self._client._call(
             _SEND,
@@ -121,20 +134,26 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.VoicePriceRequest | Mapping[str, Any] | None = None,
+        payload: m.VoicePriceRequest | p.VoicePriceRequestParam | None = None,
         *,
-        messages: Sequence[m.VoiceMessage2 | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.VoiceMessage2 | p.VoiceMessage2Param] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoicePriceData | None:
+    ) -> m.VoicePriceData:
         """Calculate voice price (`POST /voice/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
         """
         envelope = await self._client._call(
             _PRICE,
@@ -150,7 +169,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def languages(
         self,
@@ -158,8 +177,11 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[m.VoiceLanguagesDataItem] | None:
-        """Get all voice languages (`GET /voice/lang`)."""
+    ) -> builtins.list[m.VoiceLanguagesDataItem]:
+        """Get all voice languages (`GET /voice/lang`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _LANGUAGES,
             "/voice/lang",
@@ -167,7 +189,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def receipts(
         self,
@@ -186,6 +208,11 @@ class VoiceResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.VoiceReceiptsPage:
@@ -216,8 +243,14 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Update voice message status as cancelled (`PUT /voice/{message_id}/cancel`)."""
+    ) -> builtins.list[Any]:
+        """Update voice message status as cancelled (`PUT /voice/{message_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Your voice message id
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/voice/{path_segment(message_id)}/cancel",
@@ -225,7 +258,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel_all(
         self,
@@ -233,8 +266,11 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceCancelAllData | None:
-        """Update all voice messages as cancelled (`PUT /voice/cancel-all`)."""
+    ) -> m.VoiceCancelAllData:
+        """Update all voice messages as cancelled (`PUT /voice/cancel-all`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _CANCEL_ALL,
             "/voice/cancel-all",
@@ -242,7 +278,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -263,6 +299,13 @@ class VoiceResource(BaseResource):
 
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum).
+
+        Args:
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.VoiceHistoryPage:
@@ -295,8 +338,14 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceExportHistoryData | None:
-        """Export voice history (`GET /voice/history/export`)."""
+    ) -> m.VoiceExportHistoryData:
+        """Export voice history (`GET /voice/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to export to
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/voice/history/export",
@@ -309,12 +358,12 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_bulk(
         self,
-        messages: Iterable[m.VoiceMessage | Mapping[str, Any]]
-        | AsyncIterable[m.VoiceMessage | Mapping[str, Any]],
+        messages: Iterable[m.VoiceMessage | p.VoiceMessageParam | Mapping[str, Any]]
+        | AsyncIterable[m.VoiceMessage | p.VoiceMessageParam | Mapping[str, Any]],
         *,
         shared: Mapping[str, Any] | None = None,
         checkpoint: str | os.PathLike[str] | Checkpoint | None = None,

@@ -323,7 +323,10 @@ class Sandbox:
                     receipt_delay=self.config.receipt_delay,
                     push=self._push,
                 )
-                content = envelope(await handler(request), msg="Here is your data.")
+                data = await handler(request)
+                if data is None:  # the handler changed the state; the docs show the answer
+                    data = (self.examples.get(operation.operation_id) or {}).get("data")
+                content = envelope(data, msg="Here is your data.")
         except ApiError as error:
             return (
                 error.status,
