@@ -109,6 +109,7 @@ EXPECTED = {
     "fault_script": "outcome unknown: True ('r1',)",
     "parse_webhook(": "SmsDeliveryReceiptWebhook Delivered 2015-08-10 02:33:01+00:00",
     "SmsHistoryResponse": "",
+    "on_request": "-> GET /account attempt 1\n<- 200",
 }
 
 

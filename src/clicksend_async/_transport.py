@@ -250,6 +250,11 @@ def ssl_context(trust_env: bool) -> ssl.SSLContext | bool:
     return _verified_context(cafile, capath, stamp)
 
 
+@functools.lru_cache(maxsize=1)
+def _system_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
 @functools.lru_cache(maxsize=8)
 def _verified_context(cafile: str | None, capath: str | None, stamp: int) -> ssl.SSLContext:
     # Loading a CA bundle costs milliseconds: one context per file (and version of it) is shared
@@ -529,12 +534,15 @@ class DefaultSender:
                 max_keepalive_connections=self.max_connections,
                 keepalive_expiry=_constants.KEEPALIVE_SECONDS,
             )
+            verify = ssl_context(self.trust_env)
             client = httpx.AsyncClient(
                 timeout=self.timeout,
                 limits=limits,
                 proxy=self.proxy,
                 trust_env=self.trust_env,
                 follow_redirects=False,
+                # the same CAs as under asyncio: the system's (httpx alone would use certifi's)
+                verify=_system_context() if verify is True else verify,
             )
             self.inner = HttpxSender(client, owned=True, max_response_bytes=self.max_response_bytes)
         return self.inner
