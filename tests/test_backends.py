@@ -9,6 +9,7 @@ tests back to anyio's plugin.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ from clicksend_async import AsyncClickSend, errors
 from clicksend_async._transport import DefaultSender
 from clicksend_async.sandbox import Sandbox
 from clicksend_async.voximplant import AsyncVoximplant
-from tests.proxyserver import OK_ANSWER, STALL, proxy_server, self_signed, target_server
+from tests.proxyserver import (
+    OK_ANSWER,
+    STALL,
+    basic,
+    proxy_server,
+    self_signed,
+    target_server,
+)
 
 pytestmark = pytest.mark.anyio
 SEND = {"messages": [{"to": "+61411111111", "body": "hi", "custom_string": "ref-1"}]}
@@ -185,3 +193,28 @@ def test_a_client_first_used_in_one_trio_run_refuses_another() -> None:
     trio.run(use)
     with pytest.raises(errors.EventLoopError):
         trio.run(use)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http-407", "connect-407"])
+async def test_refused_proxy_credentials_stay_hidden_on_this_backend(
+    anyio_backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    tls: bool,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # the SDK's, httpx's, httpcore's, aiohttp's loggers
+    secret = "b4ckend-pr0xy-pw"
+    cert, server_tls = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    async with (
+        proxy_server(require=basic("ops", "another")) as proxy,
+        target_server(server_tls if tls else None) as target,
+    ):
+        url = proxy.url.replace("://", f"://ops:{secret}@")
+        async with AsyncClickSend("u", "k", base_url=target.url, proxy=url, max_retries=0) as cs:
+            with pytest.raises(errors.ClickSendError) as info:
+                await cs.account.get()
+        assert proxy.refused == 1 and target.requests == []
+    assert isinstance(info.value, errors.ConnectionError if tls else errors.APIError)
+    assert secret not in str(info.value) + repr(info.value) + caplog.text
