@@ -29,6 +29,7 @@ def rendered_files() -> dict[Path, str]:
     """Every file the templates produce, by path: the typed operations and their docs."""
     from codegen.docs import render_api_md
     from codegen.examples import render_examples
+    from codegen.params import render_params
     from codegen.resources import render_resources
     from codegen.spec import clicksend_resources
 
@@ -37,6 +38,7 @@ def rendered_files() -> dict[Path, str]:
         ROOT / "docs" / "api.md": render_api_md(resources),
         **render_resources(resources),
         **render_examples(resources),
+        **render_params(resources),
     }
 
 

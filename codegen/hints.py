@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+# How an argument hint names an object schema: None means "m.<Name> | Mapping[str, Any]".
+RefHint = Callable[[str], "str | None"]
 
 SCALAR_ARGUMENT = {  # what a caller may pass for the lenient wire types
     "Money": "Decimal | float | str",
@@ -34,20 +38,23 @@ def _union(parts: list[str]) -> str:
     return " | ".join(seen)
 
 
-def argument_hint(schema: dict[str, Any]) -> str:
-    """What a method accepts for a parameter or body field of this schema."""
+def argument_hint(schema: dict[str, Any], ref: RefHint | None = None) -> str:
+    """What a method accepts for a parameter or body field of this schema. ``ref`` names the
+    object schemas that have a TypedDict (``m.X | p.XParam``: a dict literal is checked key by
+    key; any mapping is still accepted at run time)."""
     if "$ref" in schema:
         name = _ref(schema)
-        return SCALAR_ARGUMENT.get(name) or f"m.{name} | Mapping[str, Any]"
+        typed = ref(name) if ref is not None else None
+        return SCALAR_ARGUMENT.get(name) or typed or f"m.{name} | Mapping[str, Any]"
     if "allOf" in schema and len(schema["allOf"]) == 1:
-        return argument_hint(schema["allOf"][0])
+        return argument_hint(schema["allOf"][0], ref)
     if "anyOf" in schema or "oneOf" in schema:
-        return _union([argument_hint(s) for s in schema.get("anyOf") or schema["oneOf"]])
+        return _union([argument_hint(s, ref) for s in schema.get("anyOf") or schema["oneOf"]])
     kind = schema.get("type")
     if isinstance(kind, list):
-        return _union([argument_hint({**schema, "type": k}) for k in kind if k != "null"])
+        return _union([argument_hint({**schema, "type": k}, ref) for k in kind if k != "null"])
     if kind == "array":
-        return f"Sequence[{argument_hint(schema.get('items') or {})}]"
+        return f"Sequence[{argument_hint(schema.get('items') or {}, ref)}]"
     if kind == "object":
         return "Mapping[str, Any]"
     if kind == "number":

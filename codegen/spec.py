@@ -50,6 +50,9 @@ class Operation:
     documented_as: str | None = None
     body_fields: list[BodyField] = field(default_factory=list)
     data_schema: dict[str, Any] = field(default_factory=dict)  # the envelope's `data`
+    # The API always sends `data` (the spec types it and does not make it nullable): the method
+    # returns it as is, and an envelope without it is a MissingDataError, not a None.
+    data_required: bool = False
     page_model: str | None = None  # paginated: the page schema (shared Page + typed data[])
     item_schema: dict[str, Any] = field(default_factory=dict)  # paginated: one item
     bulk_item_model: str | None = None  # x-bulk: the model of one message of the bulk array
@@ -67,6 +70,7 @@ RESERVED = {
     "start_page",
     "page",
     "m",
+    "p",
     "Any",
 }
 
@@ -100,6 +104,17 @@ def _data_schema(schemas: dict[str, Any], response: str) -> dict[str, Any]:
         if "data" in part.get("properties", {}):
             return dict(part["properties"]["data"])
     return {}
+
+
+def nullable(schema: dict[str, Any]) -> bool:
+    """Whether a schema admits null (type list, ``nullable``, or a null/empty branch)."""
+    if schema.get("nullable") is True:
+        return True
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    branches = schema.get("anyOf") or schema.get("oneOf") or []
+    return any(nullable(b) or not b for b in branches)
 
 
 def _page_of(schemas: dict[str, Any], data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -192,6 +207,7 @@ def clicksend_resources() -> list[Resource]:
                     documented_as=raw.get("x-documented-as"),
                     body_fields=body_fields,
                     data_schema=data_schema,
+                    data_required=bool(data_schema) and not nullable(data_schema) and not paginated,
                     page_model=page_model,
                     item_schema=item_schema,
                     bulk_item_model=bulk_item_model,

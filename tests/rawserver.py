@@ -43,6 +43,24 @@ async def answer_ok(writer: asyncio.StreamWriter, seen: Seen) -> None:
     await writer.drain()
 
 
+def answer_data(data: object) -> Behaviour:
+    """Answer every request with a 200 envelope carrying ``data`` (operations whose ``data`` is
+    required raise MissingDataError on ``answer_ok``'s null)."""
+    body = json.dumps(
+        {"http_code": 200, "response_code": "SUCCESS", "response_msg": "ok", "data": data}
+    ).encode()
+
+    async def answer(writer: asyncio.StreamWriter, seen: Seen) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+
+    return answer
+
+
 async def read_request(reader: asyncio.StreamReader) -> Seen:
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
     line, *rest = head.split("\r\n")

@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from tests.spec_index import ROOT
 @pytest.fixture(autouse=True)
 def session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return isolate(monkeypatch, tmp_path)
+
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def commands(command: Any = None, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -202,7 +206,7 @@ def test_every_command_takes_json() -> None:
 
 
 def test_json_output_of_every_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    share(monkeypatch, Sandbox())
+    emulator = share(monkeypatch, Sandbox())
     sent = run("--sandbox", "sms", "send", "--to", "+61400000001", "--to", "bad", "--body", "x",
                "--json")  # fmt: skip
     assert sent.exit_code == 1  # one recipient refused: still JSON on stdout
@@ -233,8 +237,10 @@ def test_json_output_of_every_command(monkeypatch: pytest.MonkeyPatch, tmp_path:
         {"reason": "phone: 'nope' is not a phone number", "count": 1, "lines": [3]}
     ]
 
-    calls = run("--sandbox", "voximplant", "calls", "--from", "2026-01-01T00:00:00Z",
-                "--to", "2026-01-01T00:00:09Z", "--limit", "2", "--json")  # fmt: skip
+    first = emulator.voximplant.start  # the synthetic history is recent: it moves with the clock
+    calls = run("--sandbox", "voximplant", "calls", "--from", first.strftime(ISO),
+                "--to", (first + timedelta(seconds=9)).strftime(ISO), "--limit", "2",
+                "--json")  # fmt: skip
     assert [s["call_session_history_id"] for s in json.loads(calls.stdout)] == [
         4_000_000_000,
         4_000_000_001,

@@ -211,7 +211,7 @@ async def test_raw_response_exposes_status_headers_and_envelope(
 async def test_path_parameters_are_escaped(
     cs: AsyncClickSend, router: respx.MockRouter, message_id: str, raw_path: str
 ) -> None:
-    route = router.put(url__regex=r".*").respond(200, json=envelope())
+    route = router.put(url__regex=r".*").respond(200, json=envelope([]))
     await cs.sms.cancel(message_id)
     assert route.calls[0].request.url.raw_path.decode() == raw_path
 
@@ -223,7 +223,11 @@ async def test_idempotent_call_retries_5xx_then_succeeds(
     cs: AsyncClickSend, router: respx.MockRouter
 ) -> None:
     route = router.get("/account").mock(
-        side_effect=[httpx.Response(503), httpx.Response(500), httpx.Response(200, json=envelope())]
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(500),
+            httpx.Response(200, json=envelope({})),
+        ]
     )
     response = await cs.account.with_raw_response.get()
     assert route.call_count == 3 and response.attempts == 3
@@ -299,7 +303,7 @@ async def test_idempotent_call_retries_timeouts(
     cs: AsyncClickSend, router: respx.MockRouter
 ) -> None:
     route = router.post("/sms/price").mock(
-        side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json=envelope())]
+        side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json=envelope({}))]
     )
     await cs.sms.price(SEND)  # pricing is marked x-idempotent: true
     assert route.call_count == 2
@@ -345,7 +349,7 @@ async def test_retry_after_seconds_is_waited(cs: AsyncClickSend, router: respx.M
     router.get("/account").mock(
         side_effect=[
             httpx.Response(429, headers={"Retry-After": "0.3"}),
-            httpx.Response(200, json=envelope()),
+            httpx.Response(200, json=envelope({})),
         ]
     )
     started = time.monotonic()
@@ -362,7 +366,7 @@ async def test_retry_after_http_date_is_honoured(
     router.get("/account").mock(
         side_effect=[
             httpx.Response(429, headers={"Retry-After": when}),
-            httpx.Response(200, json=envelope()),
+            httpx.Response(200, json=envelope({})),
         ]
     )
     started = anyio.current_time()
@@ -396,7 +400,7 @@ async def test_one_429_pauses_every_concurrent_task(router: respx.MockRouter) ->
         if first:
             first = False
             return httpx.Response(429, headers={"Retry-After": "0.4"})
-        return httpx.Response(200, json=envelope())
+        return httpx.Response(200, json=envelope({}))
 
     router.get("/account").mock(side_effect=handler)
     http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
@@ -425,7 +429,7 @@ async def test_max_concurrency_bounds_in_flight_requests(router: respx.MockRoute
         peak = max(peak, in_flight)
         await anyio.sleep(0.01)
         in_flight -= 1
-        return httpx.Response(200, json=envelope())
+        return httpx.Response(200, json=envelope({}))
 
     router.get("/account").mock(side_effect=handler)
     http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
@@ -441,7 +445,7 @@ async def test_max_concurrency_bounds_in_flight_requests(router: respx.MockRoute
 
 
 def test_client_reused_on_another_event_loop_fails_clearly(router: respx.MockRouter) -> None:
-    router.get("/account").respond(200, json=envelope())
+    router.get("/account").respond(200, json=envelope({}))
     http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
     cs = AsyncClickSend("u", "k", http_client=http)
     asyncio.run(cs.account.get())
@@ -459,7 +463,7 @@ async def test_rate_limit_option_spaces_requests(router: respx.MockRouter) -> No
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(anyio.current_time())
-        return httpx.Response(200, json=envelope())
+        return httpx.Response(200, json=envelope({}))
 
     router.get("/account").mock(side_effect=handler)
     http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
@@ -478,7 +482,7 @@ async def test_undecodable_body_is_retried_for_a_read_only(
     read = router.get("/account").mock(
         side_effect=[
             httpx.Response(200, content=b'{"http_code": 2'),
-            httpx.Response(200, json=envelope()),
+            httpx.Response(200, json=envelope({})),
         ]
     )
     await cs.account.get()

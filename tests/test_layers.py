@@ -30,6 +30,7 @@ CORE = {
     "_pagination",
     "_base_client",
     "_resource",
+    "_observe",
 }
 FEATURES = ("bulk", "webhooks", "voximplant", "sandbox", "cli", "redis_limiter")
 
@@ -152,7 +153,8 @@ def test_models_import_only_the_bottom() -> None:
     edges = graph(module_level_only=False)
     for module, targets in edges.items():
         if layer_of(module) == "models" and module != f"{PACKAGE}.models":
-            assert {layer_of(t) for t in targets} <= {"bottom"}, (module, targets)
+            # models/params.py (the request TypedDicts) names the pydantic models beside it
+            assert {layer_of(t) for t in targets} <= {"bottom", "models"}, (module, targets)
 
 
 def test_clients_reach_the_emulator_only_through_lazy_delegates() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import respx
 
+from clicksend_async import errors
 from clicksend_async._client import AsyncClickSend
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async.resources import RESOURCE_NAMES
@@ -66,6 +67,15 @@ def method_of(cs: AsyncClickSend, op: Operation) -> Any:
     )
 
 
+def data_schema(op: Operation) -> dict[str, Any]:
+    """The schema of the envelope's ``data`` in the operation's 200 answer ({} when untyped)."""
+    ref = op.raw["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    for part in SCHEMAS[ref.rsplit("/", 1)[-1]].get("allOf", [])[1:]:
+        if "data" in part.get("properties", {}):
+            return dict(part["properties"]["data"])
+    return {}
+
+
 def resource_name(op: Operation) -> str:
     return TAG_RESOURCE[op.raw["tags"][0]]
 
@@ -80,7 +90,10 @@ async def test_operation_hits_its_method_and_path(
 ) -> None:
     path_values = {name: f"v{i}" for i, name in enumerate(re.findall(r"{(\w+)}", op.path))}
     expected_path = re.sub(r"{(\w+)}", lambda m: path_values[m.group(1)], op.path)
-    data = {"data": [], "current_page": 1, "last_page": 1} if op.raw.get("x-pagination") else None
+    if op.raw.get("x-pagination"):
+        data: Any = {"data": [], "current_page": 1, "last_page": 1}
+    else:
+        data = sample(data_schema(op)) if data_schema(op) else None
     route = router.route(method=op.method, path=expected_path).respond(200, json=envelope(data))
 
     kwargs: dict[str, Any] = dict(path_values)
@@ -120,6 +133,65 @@ def test_plain_method_is_typed(op: Operation) -> None:
         assert hints["return"].startswith("AsyncPaginator[")
     else:
         assert inspect.iscoroutinefunction(method)
+
+
+def admits_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    branches = schema.get("anyOf") or schema.get("oneOf") or []
+    return (
+        schema.get("nullable") is True
+        or kind == "null"
+        or (isinstance(kind, list) and "null" in kind)
+        or any(admits_null(b) or not b for b in branches)
+    )
+
+
+REQUIRED = [
+    op
+    for op in OPS
+    if data_schema(op) and not admits_null(data_schema(op)) and not op.raw.get("x-pagination")
+]
+NULLABLE = [op for op in OPS if data_schema(op) and admits_null(data_schema(op))]
+UNTYPED = [op for op in OPS if not data_schema(op)]
+
+
+def test_typed_data_is_required_unless_the_spec_leaves_it_untyped() -> None:
+    # of 205: 155 always answer data, 4 may answer null, 5 are untyped, 41 are page lists
+    assert (len(REQUIRED), len(NULLABLE), len(UNTYPED)) == (155, 4, 5)
+    for op in REQUIRED:
+        hint = inspect.get_annotations(method_by_id(op.operation_id))["return"]
+        assert "None" not in hint.split(" | "), (op.operation_id, hint)
+
+
+def method_by_id(operation_id: str) -> Any:
+    op = next(o for o in OPS if o.operation_id == operation_id)
+    cs = AsyncClickSend("u", "k")
+    resource = getattr(cs, resource_name(op))
+    return getattr(resource, operation_id.removeprefix(resource_name(op) + "_"))
+
+
+@pytest.mark.parametrize("data", [None, "absent"])
+async def test_an_envelope_without_required_data_is_missing_data_error(
+    cs: AsyncClickSend, router: respx.MockRouter, data: Any
+) -> None:
+    body = envelope(None)
+    if data == "absent":
+        del body["data"]
+    router.get("/account").respond(200, json=body)
+    send = router.post("/sms/send").respond(200, json=body)
+    with pytest.raises(errors.MissingDataError, match="account_get always returns") as read:
+        await cs.account.get(max_retries=1)
+    assert isinstance(read.value, errors.ResponseDecodeError) and not read.value.outcome_unknown
+    assert len(router.routes[0].calls) == 2  # a read is retried like any undecodable answer
+    with pytest.raises(errors.MissingDataError) as sent:
+        await cs.sms.send(messages=[{"to": "+61411111111", "body": "x", "custom_string": "r"}])
+    assert sent.value.outcome_unknown and sent.value.references == ("r",)  # processed: no resend
+    assert send.call_count == 1
+
+
+async def test_untyped_data_may_be_null(cs: AsyncClickSend, router: respx.MockRouter) -> None:
+    router.delete("/email/addresses/7").respond(200, json=envelope(None))
+    assert await cs.email_addresses.delete(7) is None
 
 
 async def test_paginated_method_returns_a_paginator(

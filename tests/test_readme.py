@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +92,7 @@ def test_readme_example_runs(
 ) -> None:
     if "serve_in_background" not in block:  # else it talks to the emulator on loopback
         monkeypatch.setattr(
-            _base_client, "AiohttpSender", senders_to(fake_api(), fake_voximplant())
+            _base_client, "DefaultSender", senders_to(fake_api(), fake_voximplant())
         )
     write_credentials(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -114,4 +118,89 @@ EXPECTED = {
     "parse_webhook(": "SmsDeliveryReceiptWebhook Delivered 2015-08-10 02:33:01+00:00",
     "SmsHistoryResponse": "",
     "RedisRateBackend(REDIS_URL)": "2 workers, 20 sends in",
+    "on_request": "-> GET /account attempt 1\n<- 200",
 }
+
+
+# -- the examples type-check as strictly as a user's CI would (issue 14, point 4) ---------------
+
+CHECKERS_ENV = {**os.environ, "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1"}  # no version check online
+
+
+def write_blocks(directory: Path, blocks: list[str]) -> list[Path]:
+    paths = []
+    for i, block in enumerate(blocks):
+        path = directory / f"readme_block_{i}.py"
+        path.write_text(block, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def run_mypy(directory: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mypy", "--strict"]
+    command += ["--config-file", str(ROOT / "pyproject.toml")]
+    command += ["--cache-dir", str(directory / ".mypy_cache"), "--no-error-summary", str(directory)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=300)
+
+
+def run_pyright(directory: Path) -> dict[str, Any]:
+    (directory / "pyrightconfig.json").write_text(
+        json.dumps({"typeCheckingMode": "strict", "pythonVersion": "3.10"})
+    )
+    # The pip package bundles pyright and runs it on the machine's Node.js; without one it would
+    # download Node, which a test must never do.
+    assert shutil.which("node"), "pyright needs Node.js on PATH"
+    pyright = Path(sys.executable).with_name("pyright")
+    result = subprocess.run(
+        [str(pyright), "--outputjson", "--pythonpath", sys.executable, str(directory)],
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        env=CHECKERS_ENV,
+        timeout=300,
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_every_readme_example_passes_mypy_strict_and_pyright_strict(tmp_path: Path) -> None:
+    write_blocks(tmp_path, BLOCKS)
+    mypy = run_mypy(tmp_path)
+    assert mypy.returncode == 0 and mypy.stdout == "", mypy.stdout + mypy.stderr
+    report = run_pyright(tmp_path)
+    errors_found = [
+        f"{Path(d['file']).name}:{d['range']['start']['line'] + 1}: {d['message']}"
+        for d in report["generalDiagnostics"]
+        if d["severity"] == "error"
+    ]
+    assert errors_found == [] and report["summary"]["filesAnalyzed"] == len(BLOCKS)
+
+
+TYPOS = """
+import asyncio
+from clicksend_async import AsyncClickSend
+
+
+async def main() -> None:
+    async with AsyncClickSend() as cs:
+        await cs.sms.send(messages=[{"too": "+61411111111", "body": "hi"}])  # line 8
+        await cs.sms.send({"mesages": []})  # line 9
+        print([r.status async for r in cs.sms.receipts()])  # line 10
+        sent = await cs.sms.send(messages=[{"to": "+61411111111", "body": "hi"}])
+        print(sent.messages)  # line 12: no "None" to narrow any more
+
+
+asyncio.run(main())
+"""
+
+
+def test_both_checkers_catch_a_misspelt_message_key_and_an_undeclared_field(
+    tmp_path: Path,
+) -> None:
+    write_blocks(tmp_path, [TYPOS])
+    mypy = run_mypy(tmp_path)
+    flagged = {int(line.split(":")[1]) for line in mypy.stdout.splitlines() if ": error:" in line}
+    assert flagged == {8, 9, 10}, mypy.stdout
+    report = run_pyright(tmp_path)
+    lines = {d["range"]["start"]["line"] + 1 for d in report["generalDiagnostics"]}
+    assert lines == {8, 9, 10}, report["generalDiagnostics"]

@@ -88,7 +88,7 @@ async def test_partial_updates_send_only_what_was_given(
 async def test_create_calls_accept_the_official_spec_bodies(
     cs: AsyncClickSend, router: respx.MockRouter
 ) -> None:
-    forgot = router.put("/forgot-username").respond(200, json=envelope(None))
+    forgot = router.put("/forgot-username").respond(200, json=envelope([]))
     await cs.account.forgot_username(email="me@example.com")
     assert sent(forgot) == {"email": "me@example.com"}
     address = router.post("/email/addresses").respond(200, json=envelope({}))

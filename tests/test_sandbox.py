@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import anyio
@@ -416,7 +417,9 @@ async def test_voximplant_sandbox_verifies_the_jwt_and_pages_past_the_offset_cap
         ids = [
             s.call_session_history_id
             async for s in vox.call_history(
-                from_date="2025-12-31 00:00:00", to_date="2026-12-31 00:00:00", with_calls=True
+                from_date=sandbox.voximplant.start,
+                to_date=datetime.now(timezone.utc),
+                with_calls=True,
             )
         ]
         assert len(ids) == 12_000 == len(set(ids))

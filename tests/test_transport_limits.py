@@ -16,7 +16,7 @@ import pytest
 
 from clicksend_async import AsyncClickSend, errors
 from clicksend_async._types import Timeout
-from tests.rawserver import RawServer, Seen, raw_server
+from tests.rawserver import RawServer, Seen, answer_data, raw_server
 
 SEND = {"messages": [{"to": "+61411111111", "body": "hi", "custom_string": "ref-1"}]}
 SENDERS = ["aiohttp", "httpx"]
@@ -57,7 +57,7 @@ async def client_for(
 async def test_path_values_arrive_escaped_and_never_change_the_route(
     sender: str, value: str, segment: str
 ) -> None:
-    async with raw_server() as server, client_for(sender, server) as cs:
+    async with raw_server(answer_data([])) as server, client_for(sender, server) as cs:
         await cs.sms.cancel(value)
         await cs.contacts.delete(123, value)
     assert server.paths == [f"/v3/sms/{segment}/cancel", f"/v3/lists/123/contacts/{segment}"]

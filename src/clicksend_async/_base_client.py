@@ -9,13 +9,16 @@ retryable API error.
 
 Core layer: it knows no API and no feature. :class:`ClientBase` assembles sender, limiter and
 loop once for every client (``transport=`` an httpx transport, ``http_client=`` an injected
-``httpx.AsyncClient``, else the default aiohttp sender) and gives them ``async with``/``aclose``.
+``httpx.AsyncClient``, else the default sender: aiohttp under asyncio, httpx under trio) and gives
+them ``async with``/``aclose``/``with_options``. Every attempt is logged (``_observe``) and shown
+to the event hooks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import copy
+import functools
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -24,23 +27,36 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
+import sniffio
 
 from clicksend_async import _constants, _retry, errors
+from clicksend_async._observe import (
+    EventHooks,
+    Hooks,
+    RequestEvent,
+    ResponseEvent,
+    configure_logging_from_env,
+    emit,
+    logger,
+    visible_headers,
+)
 from clicksend_async._rate_backend import RateBackendFactory
 from clicksend_async._ratelimit import RateLimiter
 from clicksend_async._transport import (
     NOT_RETRYABLE,
     AiohttpSender,
     BodyTooLarge,
+    DefaultSender,
     HttpxSender,
     RawResponse,
     classify_transport_error,
 )
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg, total_seconds
+from clicksend_async.errors import redact
 
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
-logger = logging.getLogger("clicksend_async")
+Sender = AiohttpSender | HttpxSender | DefaultSender
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
@@ -55,18 +71,51 @@ class RetryLater(Exception):
         self.delay = delay
 
 
+class LoopPin:
+    """The event loop (asyncio) or run (trio) a connection pool belongs to: the first one that
+    used it. Shared by a client and the clients ``with_options`` derives from it."""
+
+    __slots__ = ("_ref",)
+
+    def __init__(self) -> None:
+        self._ref: weakref.ReferenceType[Any] | None = None
+
+    def check(self, client_name: str) -> None:
+        try:
+            library = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            return  # not inside an event loop: the call will fail on its own terms
+        if library == "asyncio":
+            current: Any = asyncio.get_running_loop()
+        elif library == "trio":
+            import trio  # only ever reached under trio, so it is installed
+
+            current = trio.lowlevel.current_trio_token()
+        else:
+            return
+        if self._ref is None:
+            self._ref = weakref.ref(current)
+        elif self._ref() is not current:
+            raise errors.EventLoopError(
+                f"this {client_name} was first used on another event loop; its connections "
+                "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
+            )
+
+
 class RequestLoop:
     """Limiter + sender + retry policy of one client, bound to the first event loop it runs on."""
 
     def __init__(
         self,
-        sender: AiohttpSender | HttpxSender,
+        sender: Sender,
         limiter: RateLimiter,
         *,
         max_retries: int,
         max_retry_after: float,
         client_name: str,
         timeout: TimeoutArg = _constants.DEFAULT_TIMEOUT,
+        hooks: Hooks | None = None,
+        pin: LoopPin | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
@@ -77,20 +126,49 @@ class RequestLoop:
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
         self.timeout = timeout  # the default of every call: its phases and its total deadline
+        self.hooks = hooks or Hooks()
+        self.closed = False  # this client's aclose(); the sender may be shared and stay open
         self._client_name = client_name
-        self._loop: weakref.ReferenceType[asyncio.AbstractEventLoop] | None = None
+        self._pin = pin or LoopPin()
+
+    def derive(
+        self,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        max_retry_after: float | NotGiven = NOT_GIVEN,
+        hooks: Hooks | NotGiven = NOT_GIVEN,
+    ) -> RequestLoop:
+        """Another policy over the same sender, limiter and loop binding (``with_options``)."""
+        return RequestLoop(
+            self.sender,
+            self.limiter,
+            max_retries=self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
+            max_retry_after=(
+                self.max_retry_after if isinstance(max_retry_after, NotGiven) else max_retry_after
+            ),
+            client_name=self._client_name,
+            timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
+            hooks=self.hooks if isinstance(hooks, NotGiven) else hooks,
+            pin=self._pin,
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed or self.sender.is_closed
 
     def check_event_loop(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not asyncio (trio): nothing to pin
-            return
-        if self._loop is None:
-            self._loop = weakref.ref(loop)
-        elif self._loop() is not loop:
-            raise errors.EventLoopError(
-                f"this {self._client_name} was first used on another event loop; its connections "
-                "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
+        self._pin.check(self._client_name)
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise errors.ClientClosedError(
+                f"this {self._client_name} is closed (aclose() was called); create a new one"
+            )
+        if self.sender.is_closed:
+            owner = "the http_client it was given" if _injected(self.sender) else "its pool"
+            raise errors.ClientClosedError(
+                f"this {self._client_name} is closed ({owner} was closed); create a new one"
             )
 
     async def run(
@@ -114,6 +192,7 @@ class RequestLoop:
         The whole call, queueing in the limiter included, ends by the ``total`` of its timeout
         with ``errors.TimeoutError`` (``outcome_unknown`` when a send may have been written).
         """
+        self.check_open()
         self.check_event_loop()
         effective = self.timeout if isinstance(timeout, NotGiven) else timeout
         total = total_seconds(effective)
@@ -162,6 +241,7 @@ class RequestLoop:
         retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
         send = self.sender.send
         limiter = self.limiter
+        hooks = self.hooks
         failures = 0  # attempts that count against max_retries (429s count against the clock)
         while True:
             attempt.number += 1
@@ -170,7 +250,16 @@ class RequestLoop:
             started = time.monotonic()
             try:
                 async with limiter.slot():
+                    if hooks.request:
+                        await emit(
+                            "request",
+                            hooks.request,
+                            RequestEvent(
+                                method, path, attempt.number, visible_headers(header_values)
+                            ),
+                        )
                     attempt.maybe_sent = True
+                    started = time.monotonic()
                     response = await send(
                         method,
                         url,
@@ -183,17 +272,29 @@ class RequestLoop:
             except httpx.TransportError as exc:
                 maybe_sent = classify_transport_error(exc)
                 attempt.maybe_sent = maybe_sent
+                if hooks.response:
+                    await emit(
+                        "response",
+                        hooks.response,
+                        ResponseEvent(
+                            method, path, attempt.number, None, time.monotonic() - started, {},
+                            error=redact(f"{type(exc).__name__}: {exc}"),
+                        ),
+                    )  # fmt: skip
                 final = isinstance(exc, NOT_RETRYABLE)  # certificate refused, body too large
                 if not final and (not maybe_sent or idempotent) and retries_left:
                     failures += 1
                     delay = _retry.backoff_delay(failures)
                     logger.info(
-                        "%s %s: %s, retry %d in %.2f s", method, path, type(exc).__name__,
-                        failures, delay,
+                        "%s %s: attempt %d: %s, retry %d in %.2f s", method, path,
+                        attempt.number, type(exc).__name__, failures, delay,
                     )  # fmt: skip
                     await anyio.sleep(delay)
                     continue
-                logger.info("%s %s: %s (not retried)", method, path, type(exc).__name__)
+                logger.info(
+                    "%s %s: attempt %d: %s (%s)", method, path, attempt.number,
+                    type(exc).__name__, _why_final(final, maybe_sent, idempotent),
+                )  # fmt: skip
                 raise transport_error(
                     exc,
                     method,
@@ -203,12 +304,20 @@ class RequestLoop:
                 ) from exc
             attempt.maybe_sent = False  # an answer arrived: what it means is decided below
             status = response.status
-            if logger.isEnabledFor(logging.DEBUG):
-                elapsed = (time.monotonic() - started) * 1000
-                logger.debug(
-                    "%s %s -> %s in %.1f ms (attempt %d)",
-                    method, path, status, elapsed, attempt.number,
+            elapsed = time.monotonic() - started
+            if hooks.response:
+                await emit(
+                    "response",
+                    hooks.response,
+                    ResponseEvent(
+                        method, path, attempt.number, status, elapsed,
+                        visible_headers(response.headers),
+                    ),
                 )  # fmt: skip
+            logger.debug(
+                "%s %s -> %s in %.1f ms (attempt %d)",
+                method, path, status, elapsed * 1000, attempt.number,
+            )  # fmt: skip
             if status in _constants.RETRYABLE_STATUS:
                 retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
                 if status == 429:
@@ -222,20 +331,34 @@ class RequestLoop:
                         retries_left if deadline is None else anyio.current_time() + wait < deadline
                     )
                     if in_time and wait <= self.max_retry_after:
-                        logger.info("%s %s: 429, client paused %.2f s", method, path, wait)
+                        logger.info(
+                            "%s %s: attempt %d: 429, client paused %.2f s%s", method, path,
+                            attempt.number, wait,
+                            "" if retry_after is None else " (Retry-After)",
+                        )  # fmt: skip
                         continue  # the limiter's pause is the wait
+                    logger.info(
+                        "%s %s: attempt %d: 429, a %.2f s wait %s: raised", method, path,
+                        attempt.number, wait,
+                        "passes the call's deadline" if wait <= self.max_retry_after
+                        else f"exceeds max_retry_after={self.max_retry_after:g} s",
+                    )  # fmt: skip
                     raise status_error(response, status, retry_after, False)
                 if idempotent and retries_left:
                     failures += 1
                     delay = _retry.backoff_delay(failures) if retry_after is None else retry_after
                     if delay <= self.max_retry_after:
                         logger.info(
-                            "%s %s: HTTP %d, retry %d in %.2f s", method, path, status,
-                            failures, delay,
+                            "%s %s: attempt %d: HTTP %d, retry %d in %.2f s", method, path,
+                            attempt.number, status, failures, delay,
                         )  # fmt: skip
                         await anyio.sleep(delay)
                         continue
                 # A 5xx may have been processed: for a send, nobody can tell.
+                logger.info(
+                    "%s %s: attempt %d: HTTP %d (%s)", method, path, attempt.number, status,
+                    _why_final(False, True, idempotent),
+                )  # fmt: skip
                 raise status_error(response, status, retry_after, not idempotent)
             if 300 <= status < 400:
                 # Redirects are never followed (they could carry credentials elsewhere), and
@@ -249,15 +372,40 @@ class RequestLoop:
                 if not (idempotent and retries_left):
                     raise later.error from None
                 failures += 1
-                await anyio.sleep(
-                    later.delay if later.delay is not None else _retry.backoff_delay(failures)
-                )
-            except errors.ResponseDecodeError:
+                delay = later.delay if later.delay is not None else _retry.backoff_delay(failures)
+                logger.info(
+                    "%s %s: attempt %d: %s, retry %d in %.2f s", method, path, attempt.number,
+                    type(later.error).__name__, failures, delay,
+                )  # fmt: skip
+                await anyio.sleep(delay)
+            except errors.ResponseDecodeError as exc:
                 # A truncated or garbled body: repeating a read is safe, a send is not.
                 if not (idempotent and retries_left):
+                    logger.info(
+                        "%s %s: attempt %d: %s (%s)", method, path, attempt.number,
+                        type(exc).__name__, _why_final(False, True, idempotent),
+                    )  # fmt: skip
                     raise
                 failures += 1
-                await anyio.sleep(_retry.backoff_delay(failures))
+                delay = _retry.backoff_delay(failures)
+                logger.info(
+                    "%s %s: attempt %d: %s, retry %d in %.2f s", method, path, attempt.number,
+                    type(exc).__name__, failures, delay,
+                )  # fmt: skip
+                await anyio.sleep(delay)
+
+
+def _why_final(final: bool, maybe_sent: bool, idempotent: bool) -> str:
+    """Why a failure is raised rather than retried, for the log line."""
+    if final:
+        return "not retryable"
+    if maybe_sent and not idempotent:
+        return "not retried: the request may have been processed"
+    return "retries used up"
+
+
+def _injected(sender: Sender) -> bool:
+    return isinstance(sender, HttpxSender) and not sender.owned
 
 
 class _Attempt:
@@ -271,10 +419,11 @@ class _Attempt:
 
 
 class ClientBase:
-    """What both clients share: building the request loop, ``async with``, ``aclose()``."""
+    """What both clients share: building the request loop, ``async with``, ``aclose()``,
+    ``with_options()``."""
 
     _requests: RequestLoop
-    _timeout: TimeoutArg
+    _owns_pool: bool
 
     def _init_requests(
         self,
@@ -291,24 +440,44 @@ class ClientBase:
         max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
         limiter_backend: RateBackendFactory | None = None,
         account: str | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        event_hooks: EventHooks | None = None,
     ) -> None:
+        configure_logging_from_env()
         if max_response_bytes < 1:
             raise errors.ClickSendError(
                 f"max_response_bytes must be >= 1, got {max_response_bytes}"
             )
         if transport is not None and http_client is not None:
             raise errors.ClickSendError("pass transport= or http_client=, not both")
-        sender: AiohttpSender | HttpxSender
+        if proxy is not None and (transport is not None or http_client is not None):
+            # The injected transport or client sends; its own proxy settings are the ones used.
+            raise errors.ClickSendError(
+                "proxy= applies to the SDK's own sender: with transport= or http_client=, set "
+                "the proxy there (e.g. httpx.AsyncClient(proxy=...))"
+            )
+        hooks = Hooks.from_option(event_hooks)
+        sender: Sender
         if http_client is not None:
-            sender = HttpxSender(http_client, owned=False)  # its owner closes it
+            # its owner closes it
+            sender = HttpxSender(http_client, owned=False, max_response_bytes=max_response_bytes)
         elif transport is not None:
             sender = HttpxSender(
-                httpx.AsyncClient(transport=transport, timeout=timeout), owned=True
+                httpx.AsyncClient(transport=transport, timeout=timeout),
+                owned=True,
+                max_response_bytes=max_response_bytes,
             )
         else:
             # The pool is sized to max_concurrency: callers queue in the limiter, not the pool.
-            sender = AiohttpSender(timeout=timeout, max_connections=max_concurrency)
-        self._timeout = timeout
+            sender = DefaultSender(
+                timeout=timeout,
+                max_connections=max_concurrency,
+                max_response_bytes=max_response_bytes,
+                proxy=proxy,
+                trust_env=trust_env,
+            )
+        self._owns_pool = True
         self._requests = RequestLoop(
             sender,
             RateLimiter(
@@ -323,7 +492,35 @@ class ClientBase:
             max_retry_after=max_retry_after,
             client_name=type(self).__name__,
             timeout=timeout,
+            hooks=hooks,
         )
+
+    def with_options(
+        self: ClientT,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        max_retry_after: float | NotGiven = NOT_GIVEN,
+        event_hooks: EventHooks | NotGiven | None = NOT_GIVEN,
+    ) -> ClientT:
+        """A client with other defaults that shares this one's connection pool, rate limiter
+        (so both stay within one budget) and event-loop binding.
+
+        Closing the derived client closes only it; closing this one closes the pool for both.
+        """
+        derived = copy.copy(self)
+        for name in _cached_properties(type(self)):
+            derived.__dict__.pop(name, None)  # resources bound to this client: rebuilt lazily
+        derived._owns_pool = False
+        derived._requests = self._requests.derive(
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            hooks=(
+                NOT_GIVEN if isinstance(event_hooks, NotGiven) else Hooks.from_option(event_hooks)
+            ),
+        )
+        return derived
 
     async def __aenter__(self: ClientT) -> ClientT:
         return self
@@ -337,21 +534,25 @@ class ClientBase:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (an injected ``http_client`` is left to its owner) and the
-        shared limiter's connections."""
-        try:
-            await self._requests.sender.aclose()
-        finally:
-            await self._requests.limiter.aclose()
+        """Close the client and its connection pool (a pool shared by ``with_options`` is
+        closed by the client that made it; an injected ``http_client`` is left to its owner) and
+        the shared limiter's connections. Using a closed client raises
+        :class:`~clicksend_async.errors.ClientClosedError`."""
+        self._requests.closed = True
+        if self._owns_pool:
+            try:
+                await self._requests.sender.aclose()
+            finally:
+                await self._requests.limiter.aclose()
 
     @property
     def is_closed(self) -> bool:
-        return self._requests.sender.is_closed
+        return self._requests.is_closed
 
     @property
     def timeout(self) -> TimeoutArg:
         """The default timeout of every call (a call's own ``timeout=`` overrides it)."""
-        return self._timeout
+        return self._requests.timeout
 
     @property
     def max_retries(self) -> int:
@@ -363,8 +564,17 @@ class ClientBase:
         return self._requests.limiter
 
     @property
-    def _sender(self) -> AiohttpSender | HttpxSender:
+    def _sender(self) -> Sender:
         return self._requests.sender
+
+
+def _cached_properties(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(
+        name
+        for klass in cls.__mro__
+        for name, value in vars(klass).items()
+        if isinstance(value, functools.cached_property)
+    )
 
 
 def transport_error(

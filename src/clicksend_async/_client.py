@@ -12,6 +12,7 @@ import httpx
 from clicksend_async import _constants, errors
 from clicksend_async._base import strict_validation
 from clicksend_async._base_client import ClientBase
+from clicksend_async._observe import EventHooks
 from clicksend_async._operation import Operation, body_references, check_headers, json_body
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._rate_backend import RateBackendFactory
@@ -71,6 +72,9 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         strict_response_validation: bool = False,
         limiter_backend: RateBackendFactory | None = None,
         default_headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        event_hooks: EventHooks | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -111,7 +115,36 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
             max_response_bytes=max_response_bytes,
             limiter_backend=limiter_backend,
             account=username,
+            proxy=proxy,
+            trust_env=trust_env,
+            event_hooks=event_hooks,
         )
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        max_retry_after: float | NotGiven = NOT_GIVEN,
+        event_hooks: EventHooks | NotGiven | None = NOT_GIVEN,
+        default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+    ) -> AsyncClickSend:
+        """A client with other defaults sharing this one's connection pool and rate limiter,
+        e.g. ``cs.with_options(timeout=5.0, max_retries=0).account.get()``.
+
+        ``default_headers`` are added to (and override) this client's. Closing the derived
+        client leaves the pool open; closing this one closes it for both.
+        """
+        derived = super().with_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            event_hooks=event_hooks,
+        )
+        if not isinstance(default_headers, NotGiven):
+            check_headers("default_headers", default_headers)
+            derived._headers = {**self._headers, **default_headers}
+        return derived
 
     @classmethod
     def sandbox(cls, sandbox: _Emulator | None = None, **options: Any) -> AsyncClickSend:

@@ -37,6 +37,8 @@ class Operation(Generic[EnvelopeT]):
     request_model: type[BaseModel] | None
     response_model: type[EnvelopeT] | None  # None: return the decoded JSON as is
     authenticated: bool = True  # False: the docs say the call needs no credentials
+    # The envelope always carries `data` (the spec says so): its absence is MissingDataError.
+    data_required: bool = False
 
 
 def path_segment(value: object) -> str:

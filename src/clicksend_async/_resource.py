@@ -9,7 +9,7 @@ built from. For list calls it is the first page's response.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 from clicksend_async._operation import Operation
 from clicksend_async._pagination import AsyncPaginator
@@ -49,6 +49,13 @@ class BaseResource:
 
     def __init__(self, client: OperationClient) -> None:
         self._client = client
+
+
+def required(data: R | None) -> R:
+    """The envelope's ``data`` of an operation that always returns it. ``parse_envelope`` has
+    raised :class:`~clicksend_async.errors.MissingDataError` when it was absent, so this only
+    tells the type checker."""
+    return cast(R, data)
 
 
 def to_raw_response(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[APIResponse[R]]]:

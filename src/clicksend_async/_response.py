@@ -176,7 +176,7 @@ def parse_envelope(
     if model is None:
         return cast(EnvelopeT, body)
     try:
-        return cast(EnvelopeT, cast(Any, model).model_validate(body))
+        parsed = cast(Any, model).model_validate(body)
     except ValidationError as exc:
         raise errors.ResponseDecodeError(
             method=operation.method,
@@ -187,6 +187,18 @@ def parse_envelope(
             outcome_unknown=processed,
             references=references,
         ) from None
+    if operation.data_required and getattr(parsed, "data", None) is None:
+        # The method's return type promises the data: say so here rather than hand back None.
+        raise errors.MissingDataError(
+            method=operation.method,
+            path=path,
+            status_code=response.status,
+            content=response.content,
+            operation=operation.operation_id,
+            outcome_unknown=processed,
+            references=references,
+        )
+    return cast(EnvelopeT, parsed)
 
 
 def api_error(

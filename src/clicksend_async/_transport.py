@@ -6,7 +6,14 @@ Two senders share one small interface:
   degrades sharply with many requests in flight and its Request/Response machinery costs more CPU
   than the whole rest of a call, so the hot path builds no httpx objects; they are made lazily if
   a caller asks for ``APIResponse.http_response``.
-- ``HttpxSender``: an injected ``httpx.AsyncClient`` (proxies, custom TLS, respx in tests).
+- ``HttpxSender``: an injected ``httpx.AsyncClient`` (custom transports, respx in tests), and the
+  default under trio, where aiohttp (asyncio-only) cannot run.
+- ``DefaultSender``: what a client uses unless given ``transport=``/``http_client=``: it picks
+  one of the two above at first use, inside the running event loop (``sniffio``).
+
+Proxies and CA files come from ``proxy=`` and, with ``trust_env`` (the default, as in httpx),
+from ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` and
+``SSL_CERT_FILE``/``SSL_CERT_DIR``.
 
 Retry safety hinges on one question, answered by :func:`classify_transport_error`: could the
 request have reached the server? Only failures while *connecting* say no. :func:`map_aiohttp_error`
@@ -19,20 +26,33 @@ connect error. (The third-party ``httpx-aiohttp`` maps every ``ClientConnectionE
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
+import os
 import ssl
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 import httpx
+import sniffio
 import yarl
 
 from clicksend_async import _constants
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
-from clicksend_async.errors import ClickSendError, redact
+from clicksend_async.errors import ClickSendError, ClientClosedError, redact
 
 # Failures that provably happened before any byte of the request left: safe to retry any call.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# A proxy that refuses the CONNECT tunnel (407, 502, ...) never passed the request on.
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.ProxyError,
+)
+PROXY_SCHEMES = ("http", "https")  # what both senders can tunnel through without extras
 
 
 class CertificateError(httpx.ConnectError):
@@ -111,8 +131,10 @@ def map_aiohttp_error(exc: BaseException, method: str, url: str) -> httpx.Transp
         return httpx.ConnectTimeout(message, request=request)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return CertificateError(f"TLS certificate verification failed: {message}", request=request)
-    if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS handshake
+    if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS handshake, proxy down
         return httpx.ConnectError(message, request=request)
+    if isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy refused the CONNECT tunnel
+        return httpx.ProxyError(message, request=request)
     if isinstance(exc, (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError, TimeoutError)):
         return httpx.ReadTimeout(message, request=request)
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError)):
@@ -131,6 +153,115 @@ def _aiohttp_timeout(timeout: TimeoutArg) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect, sock_read=timeout.read)
 
 
+class ProxySettings:
+    """Which proxy a request goes through: ``proxy=`` for every request, else (``trust_env``)
+    the environment's ``<scheme>_PROXY``/``ALL_PROXY`` unless ``NO_PROXY`` matches the host.
+
+    Read once, when the client is made (as httpx does). Proxy credentials are kept apart from
+    the URL (sent as ``Proxy-Authorization``), so no URL the SDK prints can carry them.
+    """
+
+    def __init__(self, proxy: str | None, *, trust_env: bool) -> None:
+        self.explicit = _parse_proxy(proxy, "proxy=") if proxy is not None else None
+        self.trust_env = trust_env
+        self._env: dict[str, tuple[yarl.URL, str | None]] = {}
+        self._no_proxy: tuple[str, ...] = ()
+        if self.explicit is None and trust_env:
+            found = urllib.request.getproxies_environment()  # lower-case wins, as in curl
+            for scheme in ("http", "https", "all"):
+                if found.get(scheme):
+                    self._env[scheme] = _parse_proxy(found[scheme], f"{scheme.upper()}_PROXY")
+            entries = (e.strip().lower() for e in found.get("no", "").split(","))
+            self._no_proxy = tuple(e for e in entries if e)
+        self._cache: dict[tuple[str, str], tuple[yarl.URL, str | None] | None] = {}
+
+    @property
+    def configured(self) -> bool:
+        return self.explicit is not None or bool(self._env)
+
+    def for_url(self, url: yarl.URL) -> tuple[yarl.URL, str | None] | None:
+        """(proxy URL without credentials, Proxy-Authorization value) or None: go direct."""
+        if self.explicit is not None:
+            return self.explicit
+        if not self._env:
+            return None
+        key = (url.scheme, url.raw_authority)
+        if key not in self._cache:
+            chosen = self._env.get(url.scheme) or self._env.get("all")
+            if chosen is not None and _bypassed(url, self._no_proxy):
+                chosen = None
+            self._cache[key] = chosen
+        return self._cache[key]
+
+
+def _bypassed(url: yarl.URL, no_proxy: Sequence[str]) -> bool:
+    """``NO_PROXY`` as curl and httpx read it: ``*``, host names (a name also matches its
+    subdomains; a leading dot is optional), IP addresses, each optionally with ``:port``."""
+    host = (url.host or "").lower().strip("[]")
+    for entry in no_proxy:
+        if entry == "*":
+            return True
+        name, port = entry, None
+        if entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry):
+            name, _, port = entry.rpartition(":")
+        name = name.strip("[]").lstrip(".")
+        if port is not None and port != str(url.port):
+            continue
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _shown(value: str) -> str:
+    """A proxy URL as an error may show it: user-info masked, with or without a scheme."""
+    scheme, sep, rest = value.rpartition("://")
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if "@" in rest else value
+
+
+def _parse_proxy(value: str, source: str) -> tuple[yarl.URL, str | None]:
+    try:
+        url = yarl.URL(value if "://" in value else f"http://{value}")
+        host = url.host
+    except (TypeError, ValueError):
+        raise ClickSendError(f"{source}: not a proxy URL: {_shown(str(value))!r}") from None
+    if url.scheme not in PROXY_SCHEMES or not host:
+        raise ClickSendError(
+            f"{source}: unsupported proxy {_shown(value)!r}: the SDK's sender takes "
+            "http:// or https:// proxies (for SOCKS pass http_client=httpx.AsyncClient("
+            "proxy=...) with httpx[socks] installed, or trust_env=False to ignore the variable)"
+        )
+    authorization = None
+    if url.user is not None:
+        token = f"{url.user}:{url.password or ''}".encode()
+        authorization = "Basic " + base64.b64encode(token).decode("ascii")
+    return url.with_user(None).with_password(None), authorization
+
+
+def ssl_context(trust_env: bool) -> ssl.SSLContext | bool:
+    """The TLS verification of the default sender: the system's CAs, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set (read when the connection pool opens, as httpx does)."""
+    cafile = os.environ.get("SSL_CERT_FILE") if trust_env else None
+    capath = os.environ.get("SSL_CERT_DIR") if trust_env else None
+    cafile = cafile if cafile and os.path.isfile(cafile) else None
+    capath = capath if capath and os.path.isdir(capath) else None
+    if cafile is None and capath is None:
+        return True  # aiohttp's default verified context
+    stamp = os.stat(cafile).st_mtime_ns if cafile else 0
+    return _verified_context(cafile, capath, stamp)
+
+
+@functools.lru_cache(maxsize=1)
+def _system_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+@functools.lru_cache(maxsize=8)
+def _verified_context(cafile: str | None, capath: str | None, stamp: int) -> ssl.SSLContext:
+    # Loading a CA bundle costs milliseconds: one context per file (and version of it) is shared
+    # by every pool, as aiohttp shares its default one.
+    return ssl.create_default_context(cafile=cafile, capath=capath)
+
+
 class AiohttpSender:
     """Requests over one ``aiohttp.ClientSession``, created on first use inside the running
     event loop (never at construction, so a client can be made in a notebook cell)."""
@@ -141,9 +272,11 @@ class AiohttpSender:
         timeout: TimeoutArg,
         max_connections: int | None,
         max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+        proxies: ProxySettings | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
+        self.proxies = proxies or ProxySettings(None, trust_env=False)
         self._default_timeout = _aiohttp_timeout(timeout)
         self._max_connections = max_connections or 0  # aiohttp: 0 = unbounded
         self._session: aiohttp.ClientSession | None = None
@@ -151,9 +284,11 @@ class AiohttpSender:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise ClickSendError("this client is closed; create a new one")
+            raise ClientClosedError("this client is closed; create a new one")
         connector = aiohttp.TCPConnector(
-            limit=self._max_connections, keepalive_timeout=_constants.KEEPALIVE_SECONDS
+            limit=self._max_connections,
+            keepalive_timeout=_constants.KEEPALIVE_SECONDS,
+            ssl=ssl_context(self.proxies.trust_env),
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -200,6 +335,15 @@ class AiohttpSender:
         if params:
             target = target.with_query(params)
         limit = self.max_response_bytes
+        via = self.proxies.for_url(target)
+        proxy: yarl.URL | None = None
+        proxy_headers: dict[str, str] | None = None
+        if via is not None:
+            proxy, authorization = via
+            if authorization is not None and target.scheme == "https":
+                proxy_headers = {"Proxy-Authorization": authorization}  # on the CONNECT only
+            elif authorization is not None:  # a forwarded request carries it; the proxy strips it
+                headers = {**headers, "Proxy-Authorization": authorization}
         try:
             async with session.request(
                 method,
@@ -208,6 +352,8 @@ class AiohttpSender:
                 data=content,
                 allow_redirects=False,
                 timeout=client_timeout,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
             ) as response:
                 declared = response.content_length
                 if declared is not None and declared > limit:
@@ -232,6 +378,21 @@ class AiohttpSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def __del__(self) -> None:
+        # A client dropped without aclose() (a notebook cell run again): close its pool now, so
+        # its sockets are freed and aiohttp does not report an "Unclosed client session".
+        # Synchronous on purpose: no event loop call can be awaited from a finaliser.
+        session = self._session
+        if session is None or session.closed:
+            return
+        connector = session.connector
+        try:
+            if connector is not None:
+                connector._close(abort_ssl=True)  # aborts every pooled and in-use connection
+        except Exception:  # the loop may be closed already: nothing left to free
+            pass
+        session._connector = None  # the session now counts as closed
 
 
 class HttpxSender:
@@ -275,7 +436,11 @@ class HttpxSender:
             timeout=httpx.USE_CLIENT_DEFAULT if isinstance(timeout, NotGiven) else timeout,
         )
         if self.client.is_closed:
-            raise ClickSendError("this client is closed; create a new one")
+            raise ClientClosedError(
+                "this client is closed; create a new one"
+                if self.owned
+                else "the http_client given to this client is closed"
+            )
         limit = self.max_response_bytes
         try:
             response = await self.client.send(request, stream=True)
@@ -312,6 +477,95 @@ class HttpxSender:
     async def aclose(self) -> None:
         if self.owned:
             await self.client.aclose()
+
+
+class DefaultSender:
+    """The SDK's own sender: aiohttp under asyncio, an httpx client under trio (aiohttp runs on
+    asyncio only). Chosen at first use, inside the running event loop, so a client made outside
+    any loop (a notebook cell, module level) works on whichever backend later uses it."""
+
+    def __init__(
+        self,
+        *,
+        timeout: TimeoutArg,
+        max_connections: int | None,
+        max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = True,
+    ) -> None:
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.max_response_bytes = max_response_bytes
+        self.proxy = proxy
+        self.trust_env = trust_env
+        self.proxies = ProxySettings(proxy, trust_env=trust_env)  # validated now, not at first use
+        self.inner: AiohttpSender | HttpxSender | None = None
+        self._closed = False
+
+    @property
+    def backend(self) -> str | None:
+        """ "aiohttp" or "httpx" once the first request chose, else None."""
+        if self.inner is None:
+            return None
+        return "aiohttp" if isinstance(self.inner, AiohttpSender) else "httpx"
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def connections_in_use(self) -> int:
+        inner = self.inner
+        return inner.connections_in_use if isinstance(inner, AiohttpSender) else 0
+
+    def _open(self) -> AiohttpSender | HttpxSender:
+        if self._closed:
+            raise ClientClosedError("this client is closed; create a new one")
+        if sniffio.current_async_library() == "asyncio":
+            self.inner = AiohttpSender(
+                timeout=self.timeout,
+                max_connections=self.max_connections,
+                max_response_bytes=self.max_response_bytes,
+                proxies=self.proxies,
+            )
+        else:  # trio (through anyio): httpx runs on it, with the same proxy and CA settings
+            limits = httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_connections,
+                keepalive_expiry=_constants.KEEPALIVE_SECONDS,
+            )
+            verify = ssl_context(self.trust_env)
+            client = httpx.AsyncClient(
+                timeout=self.timeout,
+                limits=limits,
+                proxy=self.proxy,
+                trust_env=self.trust_env,
+                follow_redirects=False,
+                # the same CAs as under asyncio: the system's (httpx alone would use certifi's)
+                verify=_system_context() if verify is True else verify,
+            )
+            self.inner = HttpxSender(client, owned=True, max_response_bytes=self.max_response_bytes)
+        return self.inner
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> RawResponse:
+        inner = self.inner or self._open()
+        return await inner.send(
+            method, url, params=params, headers=headers, content=content, timeout=timeout
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self.inner is not None:
+            await self.inner.aclose()
 
 
 def _certificate_refused(exc: BaseException) -> bool:

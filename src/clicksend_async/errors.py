@@ -13,13 +13,15 @@
     │   ├── ConnectionError           (also a builtins.ConnectionError)
     │   └── TimeoutError              (also a builtins.TimeoutError)
     ├── ResponseDecodeError           an answer that is not the JSON it should be
-    │   └── ResponseTooLargeError     larger than max_response_bytes (not read)
+    │   ├── ResponseTooLargeError     larger than max_response_bytes (not read)
+    │   └── MissingDataError          a 2xx envelope without the `data` the operation returns
     ├── EventLoopError                a client used on another event loop than its first
     ├── CheckpointError               a bulk checkpoint that cannot be used (names the file)
     │   ├── CheckpointCorruptError    a damaged record (other than a torn last line)
     │   ├── CheckpointMismatchError   the checkpoint belongs to another run or input
     │   └── CheckpointLockedError     another run holds the checkpoint
     ├── RateLimiterUnavailableError   the shared rate limiter (Redis) cannot be reached; not sent
+    ├── ClientClosedError             a client used after aclose() (also a RuntimeError)
     └── VoximplantError               Voximplant's {"error": {"code", "msg"}} (sent with HTTP 200)
         └── VoximplantAuthenticationError   codes 100, 433, 447, 454-456 (bad/expired key or JWT)
 
@@ -44,8 +46,10 @@ __all__ = [
     "CheckpointLockedError",
     "CheckpointMismatchError",
     "ClickSendError",
+    "ClientClosedError",
     "ConnectionError",
     "EventLoopError",
+    "MissingDataError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -234,6 +238,36 @@ class ResponseTooLargeError(ResponseDecodeError):
     connection was discarded, and ``content`` holds only its first bytes."""
 
 
+class MissingDataError(ResponseDecodeError):
+    """A 2xx answer whose envelope lacks the ``data`` the operation always returns (the method's
+    return type promises it). For a send, ``outcome_unknown`` is True: the request was processed."""
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        status_code: int,
+        content: bytes,
+        operation: str,
+        outcome_unknown: bool = False,
+        references: Sequence[str] = (),
+    ) -> None:
+        self.status_code = status_code
+        self.content = content[:_CONTENT_KEPT]
+        self.operation = operation
+        head = content[:120].decode("utf-8", "replace")
+        _RequestError.__init__(
+            self,
+            f"HTTP {status_code} without the `data` that {operation} always returns; "
+            f"first bytes: {head!r}",
+            method=method,
+            path=path,
+            outcome_unknown=outcome_unknown,
+            references=references,
+        )
+
+
 class EventLoopError(ClickSendError, RuntimeError):
     """The client is bound to the event loop it was first used on."""
 
@@ -284,6 +318,10 @@ class RateLimiterUnavailableError(ClickSendError):
     def __init__(self, message: str, *, backend: str) -> None:
         self.backend = escape_control(redact(backend))
         super().__init__(escape_control(redact(f"rate limiter {self.backend}: {message}")))
+
+
+class ClientClosedError(ClickSendError, RuntimeError):
+    """The client (or the ``http_client`` it was given) is closed; create a new one."""
 
 
 class VoximplantError(ClickSendError):

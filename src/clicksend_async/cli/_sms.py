@@ -60,7 +60,8 @@ async def _send(
     if when is not None:
         extra["schedule"] = when
     async with clicksend(options) as cs:
-        return await cs.sms.send(messages=[{"to": to, "body": body, **extra} for to in recipients])
+        messages: list[Any] = [{"to": to, "body": body, **extra} for to in recipients]
+        return await cs.sms.send(messages=messages)
 
 
 @sms_app.command("send", cls=Command, epilog=GLOBALS_EPILOG)

@@ -10,9 +10,10 @@ from functools import cached_property
 from typing import Any
 
 from clicksend_async._operation import Operation, build_body, path_segment
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["AccountResource", "AccountResourceWithRawResponse"]
 
@@ -23,6 +24,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.AccountGetResponse,
+    data_required=True,
 )
 _CREATE = Operation(
     operation_id="account_create",
@@ -32,6 +34,7 @@ _CREATE = Operation(
     request_model=m.AccountCreateRequest,
     response_model=m.AccountCreateResponse,
     authenticated=False,
+    data_required=True,
 )
 _USAGE_BY_SUBACCOUNT = Operation(
     operation_id="account_usage_by_subaccount",
@@ -40,6 +43,7 @@ _USAGE_BY_SUBACCOUNT = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.AccountUsageBySubaccountResponse,
+    data_required=True,
 )
 _SEND_VERIFICATION = Operation(
     operation_id="account_send_verification",
@@ -48,6 +52,7 @@ _SEND_VERIFICATION = Operation(
     idempotent=False,
     request_model=m.AccountSendVerificationRequest,
     response_model=m.AccountSendVerificationResponse,
+    data_required=True,
 )
 _VERIFY = Operation(
     operation_id="account_verify",
@@ -56,6 +61,7 @@ _VERIFY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.AccountVerifyResponse,
+    data_required=True,
 )
 _FORGOT_USERNAME = Operation(
     operation_id="account_forgot_username",
@@ -65,6 +71,7 @@ _FORGOT_USERNAME = Operation(
     request_model=m.AccountForgotUsernameRequest,
     response_model=m.AccountForgotUsernameResponse,
     authenticated=False,
+    data_required=True,
 )
 _FORGOT_PASSWORD = Operation(
     operation_id="account_forgot_password",
@@ -74,6 +81,7 @@ _FORGOT_PASSWORD = Operation(
     request_model=m.AccountForgotPasswordRequest,
     response_model=m.AccountForgotPasswordResponse,
     authenticated=False,
+    data_required=True,
 )
 _VERIFY_FORGOT_PASSWORD = Operation(
     operation_id="account_verify_forgot_password",
@@ -83,6 +91,7 @@ _VERIFY_FORGOT_PASSWORD = Operation(
     request_model=m.AccountVerifyForgotPasswordRequest,
     response_model=m.AccountVerifyForgotPasswordResponse,
     authenticated=False,
+    data_required=True,
 )
 
 
@@ -100,8 +109,11 @@ class AccountResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AccountGetData | None:
-        """Get account information (`GET /account`)."""
+    ) -> m.AccountGetData:
+        """Get account information (`GET /account`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _GET,
             "/account",
@@ -109,11 +121,11 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def create(
         self,
-        payload: m.AccountCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.AccountCreateRequest | p.AccountCreateRequestParam | None = None,
         *,
         username: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
@@ -126,10 +138,23 @@ class AccountResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AccountCreateData | None:
+    ) -> m.AccountCreateData:
         """Create a new account (`POST /account`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            username: Your username
+            password: Your password
+            user_phone: Your phone number in E.164 format.
+            user_email: Your email
+            user_first_name: Your first name
+            user_last_name: Your last name
+            account_name: Your delivery to value.
+            country: Your country
         """
         envelope = await self._client._call(
             _CREATE,
@@ -152,7 +177,7 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def usage_by_subaccount(
         self,
@@ -162,8 +187,15 @@ class AccountResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AccountUsageBySubaccountData | None:
-        """Get account usage (`GET /account/usage/{year}/{month}/subaccount`)."""
+    ) -> m.AccountUsageBySubaccountData:
+        """Get account usage (`GET /account/usage/{year}/{month}/subaccount`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            year: Your account usage year. Example: 2019
+            month: Your account usage month. Example: 4
+        """
         envelope = await self._client._call(
             _USAGE_BY_SUBACCOUNT,
             f"/account/usage/{path_segment(year)}/{path_segment(month)}/subaccount",
@@ -171,11 +203,13 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_verification(
         self,
-        payload: m.AccountSendVerificationRequest | Mapping[str, Any] | None = None,
+        payload: m.AccountSendVerificationRequest
+        | p.AccountSendVerificationRequestParam
+        | None = None,
         *,
         country: str | NotGiven = NOT_GIVEN,
         user_phone: str | NotGiven = NOT_GIVEN,
@@ -183,10 +217,18 @@ class AccountResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AccountSendVerificationData | None:
+    ) -> m.AccountSendVerificationData:
         """Send account activation token (`PUT /account-verify/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            country: Two-letter country code (ISO3166)
+            user_phone: User's phone number
+            type_: Type of verification
         """
         envelope = await self._client._call(
             _SEND_VERIFICATION,
@@ -204,7 +246,7 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def verify(
         self,
@@ -213,8 +255,14 @@ class AccountResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AccountVerifyData | None:
-        """Verify new account (`PUT /account-verify/verify/{activation_token}`)."""
+    ) -> m.AccountVerifyData:
+        """Verify new account (`PUT /account-verify/verify/{activation_token}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            activation_token: none
+        """
         envelope = await self._client._call(
             _VERIFY,
             f"/account-verify/verify/{path_segment(activation_token)}",
@@ -222,21 +270,28 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def forgot_username(
         self,
-        payload: m.AccountForgotUsernameRequest | Mapping[str, Any] | None = None,
+        payload: m.AccountForgotUsernameRequest | p.AccountForgotUsernameRequestParam | None = None,
         *,
         email: str | NotGiven = NOT_GIVEN,
         phone_number: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any]:
         """Forgot username (`PUT /forgot-username`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email: Email belonging to account
+            phone_number: Phone belonging to account
         """
         envelope = await self._client._call(
             _FORGOT_USERNAME,
@@ -253,20 +308,26 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def forgot_password(
         self,
-        payload: m.AccountForgotPasswordRequest | Mapping[str, Any] | None = None,
+        payload: m.AccountForgotPasswordRequest | p.AccountForgotPasswordRequestParam | None = None,
         *,
         username: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any]:
         """Forgot password (`PUT /forgot-password`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            username: Username belonging to account
         """
         envelope = await self._client._call(
             _FORGOT_PASSWORD,
@@ -282,11 +343,13 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def verify_forgot_password(
         self,
-        payload: m.AccountVerifyForgotPasswordRequest | Mapping[str, Any] | None = None,
+        payload: m.AccountVerifyForgotPasswordRequest
+        | p.AccountVerifyForgotPasswordRequestParam
+        | None = None,
         *,
         subaccount_id: int | str | NotGiven = NOT_GIVEN,
         activation_token: str | NotGiven = NOT_GIVEN,
@@ -294,10 +357,18 @@ class AccountResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
+    ) -> builtins.list[Any]:
         """Verify forgotten password (`PUT /forgot-password/verify`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount
+            activation_token: Activation token
+            password: Password
         """
         envelope = await self._client._call(
             _VERIFY_FORGOT_PASSWORD,
@@ -315,7 +386,7 @@ class AccountResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class AccountResourceWithRawResponse:

@@ -9,9 +9,10 @@ from functools import cached_property
 from typing import Any, Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["AlphaTagsResource", "AlphaTagsResourceWithRawResponse"]
 
@@ -22,6 +23,7 @@ _LIST = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.AlphaTagsListResponse,
+    data_required=True,
 )
 _CREATE = Operation(
     operation_id="alpha_tags_create",
@@ -30,6 +32,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.AlphaTagsCreateRequest,
     response_model=m.AlphaTagsCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="alpha_tags_get",
@@ -38,6 +41,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.AlphaTagsGetResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="alpha_tags_delete",
@@ -66,8 +70,16 @@ class AlphaTagsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AlphaTagsListData | None:
-        """List alpha tags (`GET /alpha-tags`)."""
+    ) -> m.AlphaTagsListData:
+        """List alpha tags (`GET /alpha-tags`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            offset: The cursor of the page, from _metadata.pagination.next.
+            page_size: Records per page (default 10).
+            sort_direction: Sort direction (default asc).
+        """
         envelope = await self._client._call(
             _LIST,
             "/alpha-tags",
@@ -82,23 +94,36 @@ class AlphaTagsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def create(
         self,
-        payload: m.AlphaTagsCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.AlphaTagsCreateRequest | p.AlphaTagsCreateRequestParam | None = None,
         *,
         alpha_tag: str | NotGiven = NOT_GIVEN,
         reason: str | NotGiven = NOT_GIVEN,
         countries: Sequence[Literal["AU"]] | NotGiven = NOT_GIVEN,
-        businesses: Sequence[m.AlphaTagBusiness | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        businesses: Sequence[m.AlphaTagBusiness | p.AlphaTagBusinessParam] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AlphaTag | None:
+    ) -> m.AlphaTag:
         """Request alpha tag (`POST /alpha-tags`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            alpha_tag: The alpha tag, 3 to 11 characters of a-z A-Z 0-9 +, at least one not a digit.
+            reason: One of: Sole Trader Name, Company Name, Partnership Name, Registered Trust Name,
+                Co-Operative Name, Indigenous Corporation Name, Registered Organisation Name, Personal
+                Name, Trademark, Government Agency or Entity, Product or Service Name,
+                Acronym/Initialism, Contraction of Name, Third Party.
+            countries: Countries the tag is requested for (only AU is supported, and required
+                there).
+            businesses: The business details; required when countries is given.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -117,7 +142,7 @@ class AlphaTagsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -126,8 +151,14 @@ class AlphaTagsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.AlphaTag | None:
-        """Get alpha tag (`GET /alpha-tags/{alpha_tag_id}`)."""
+    ) -> m.AlphaTag:
+        """Get alpha tag (`GET /alpha-tags/{alpha_tag_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            alpha_tag_id: The alpha tag's id (a UUID).
+        """
         envelope = await self._client._call(
             _GET,
             f"/alpha-tags/{path_segment(alpha_tag_id)}",
@@ -135,7 +166,7 @@ class AlphaTagsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -145,7 +176,11 @@ class AlphaTagsResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Delete alpha tag (`DELETE /alpha-tags/{alpha_tag_id}`)."""
+        """Delete alpha tag (`DELETE /alpha-tags/{alpha_tag_id}`).
+
+        Args:
+            alpha_tag_id: The alpha tag's id (a UUID).
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/alpha-tags/{path_segment(alpha_tag_id)}",

@@ -13,9 +13,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["ContactsResource", "ContactsResourceWithRawResponse"]
 
@@ -34,6 +35,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.ContactsCreateRequest,
     response_model=m.ContactsCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="contacts_get",
@@ -42,6 +44,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ContactsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="contacts_update",
@@ -50,6 +53,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.ContactsUpdateRequest,
     response_model=m.ContactsUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="contacts_delete",
@@ -58,6 +62,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ContactsDeleteResponse,
+    data_required=True,
 )
 _COPY = Operation(
     operation_id="contacts_copy",
@@ -66,6 +71,7 @@ _COPY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ContactsCopyResponse,
+    data_required=True,
 )
 _TRANSFER = Operation(
     operation_id="contacts_transfer",
@@ -74,6 +80,7 @@ _TRANSFER = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ContactsTransferResponse,
+    data_required=True,
 )
 _REMOVE_OPTED_OUT = Operation(
     operation_id="contacts_remove_opted_out",
@@ -82,6 +89,7 @@ _REMOVE_OPTED_OUT = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ContactsRemoveOptedOutResponse,
+    data_required=True,
 )
 
 
@@ -114,6 +122,13 @@ class ContactsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            list_id: Contact list ID
+            updated_after: Get all contacts updated after a given timestamp.
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.ContactsListPage:
@@ -143,7 +158,7 @@ class ContactsResource(BaseResource):
     async def create(
         self,
         list_id: int | str,
-        payload: m.ContactsCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.ContactsCreateRequest | p.ContactsCreateRequestParam | None = None,
         *,
         phone_number: str | NotGiven = NOT_GIVEN,
         email: str | NotGiven = NOT_GIVEN,
@@ -165,10 +180,29 @@ class ContactsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ContactsCreateData | None:
+    ) -> m.ContactsCreateData:
         """Create new contact (`POST /lists/{list_id}/contacts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: List id
+            phone_number: Your phone number in E.164 format. Must be provided if no fax number or
+                email.
+            email: Your email. Must be provided if no phone number or fax number.
+            fax_number: Your fax number. Must be provided if no phone number or email.
+            first_name: Your first name.
+            address_line_1: Your street address
+            address_city: Your nearest city
+            address_state: Your current state
+            address_postal_code: Your current postcode
+            address_country: Your current country
+            organization_name: Your organisation name
+            last_name: Your last name
+            date_added: When the contact was added, unix seconds as a string.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -200,7 +234,7 @@ class ContactsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -210,8 +244,15 @@ class ContactsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ContactsGetData | None:
-        """Get a specific contact (`GET /lists/{list_id}/contacts/{contact_id}`)."""
+    ) -> m.ContactsGetData:
+        """Get a specific contact (`GET /lists/{list_id}/contacts/{contact_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your contact list id you want to access.
+            contact_id: Your contact id you want to access.
+        """
         envelope = await self._client._call(
             _GET,
             f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
@@ -219,13 +260,13 @@ class ContactsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         list_id: int | str,
         contact_id: int | str,
-        payload: m.ContactsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.ContactsUpdateRequest | p.ContactsUpdateRequestParam | None = None,
         *,
         phone_number: str | NotGiven = NOT_GIVEN,
         email: str | NotGiven = NOT_GIVEN,
@@ -247,10 +288,30 @@ class ContactsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ContactsUpdateData | None:
+    ) -> m.ContactsUpdateData:
         """Update specific contact (`PUT /lists/{list_id}/contacts/{contact_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Contact list id
+            contact_id: Contact ID
+            phone_number: Your phone number in E.164 format. Must be provided if no fax number or
+                email.
+            email: Your email. Must be provided if no phone number or fax number.
+            fax_number: Your fax number. Must be provided if no phone number or email.
+            first_name: Your first name.
+            address_line_1: Your street address
+            address_city: Your nearest city
+            address_state: Your current state
+            address_postal_code: Your current postcode
+            address_country: Your current country
+            organization_name: Your organisation name
+            last_name: Your last name
+            date_added: When the contact was added, unix seconds as a string.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -282,7 +343,7 @@ class ContactsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -292,8 +353,15 @@ class ContactsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete a contact (`DELETE /lists/{list_id}/contacts/{contact_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete a contact (`DELETE /lists/{list_id}/contacts/{contact_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: List ID
+            contact_id: Contact ID
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/lists/{path_segment(list_id)}/contacts/{path_segment(contact_id)}",
@@ -301,7 +369,7 @@ class ContactsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def copy(
         self,
@@ -312,8 +380,16 @@ class ContactsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ContactsCopyData | None:
-        """Copy contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/copy/{to_list_id}`)."""
+    ) -> m.ContactsCopyData:
+        """Copy contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/copy/{to_list_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            from_list_id: List ID for list that contains contact.
+            contact_id: Contact ID
+            to_list_id: List ID for list you want to copy contact to.
+        """
         envelope = await self._client._call(
             _COPY,
             f"/lists/{path_segment(from_list_id)}/contacts/{path_segment(contact_id)}/copy/{path_segment(to_list_id)}",
@@ -321,7 +397,7 @@ class ContactsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def transfer(
         self,
@@ -332,8 +408,16 @@ class ContactsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ContactsTransferData | None:
-        """Transfer contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/transfer/{to_list_id}`)."""
+    ) -> m.ContactsTransferData:
+        """Transfer contact to another list (`PUT /lists/{from_list_id}/contacts/{contact_id}/transfer/{to_list_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            from_list_id: List ID for list that contains contact.
+            contact_id: Contact ID
+            to_list_id: List ID for list you want to transfer contact to.
+        """
         envelope = await self._client._call(
             _TRANSFER,
             f"/lists/{path_segment(from_list_id)}/contacts/{path_segment(contact_id)}/transfer/{path_segment(to_list_id)}",
@@ -341,7 +425,7 @@ class ContactsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def remove_opted_out(
         self,
@@ -351,8 +435,15 @@ class ContactsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ContactsRemoveOptedOutData | None:
-        """Remove all opted out contacts (`PUT /lists/{list_id}/remove-opted-out-contacts/{opt_out_list_id}`)."""
+    ) -> m.ContactsRemoveOptedOutData:
+        """Remove all opted out contacts (`PUT /lists/{list_id}/remove-opted-out-contacts/{opt_out_list_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id
+            opt_out_list_id: Your opt out list id
+        """
         envelope = await self._client._call(
             _REMOVE_OPTED_OUT,
             f"/lists/{path_segment(list_id)}/remove-opted-out-contacts/{path_segment(opt_out_list_id)}",
@@ -360,7 +451,7 @@ class ContactsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class ContactsResourceWithRawResponse:

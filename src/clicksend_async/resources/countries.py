@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from clicksend_async._operation import Operation
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
@@ -23,6 +23,7 @@ _LIST = Operation(
     request_model=None,
     response_model=m.CountriesListResponse,
     authenticated=False,
+    data_required=True,
 )
 
 
@@ -40,8 +41,11 @@ class CountriesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[m.CountriesListDataItem] | None:
-        """Get all country codes (`GET /countries`)."""
+    ) -> builtins.list[m.CountriesListDataItem]:
+        """Get all country codes (`GET /countries`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _LIST,
             "/countries",
@@ -49,7 +53,7 @@ class CountriesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class CountriesResourceWithRawResponse:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["DeliveryIssuesResource", "DeliveryIssuesResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.DeliveryIssuesCreateRequest,
     response_model=m.DeliveryIssuesCreateResponse,
+    data_required=True,
 )
 
 
@@ -62,6 +64,11 @@ class DeliveryIssuesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.DeliveryIssuesListPage:
@@ -89,7 +96,7 @@ class DeliveryIssuesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.DeliveryIssuesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.DeliveryIssuesCreateRequest | p.DeliveryIssuesCreateRequestParam | None = None,
         *,
         message_id: str | NotGiven = NOT_GIVEN,
         type_: str | NotGiven = NOT_GIVEN,
@@ -102,10 +109,21 @@ class DeliveryIssuesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.DeliveryIssuesCreateData | None:
+    ) -> m.DeliveryIssuesCreateData:
         """Create delivery Issue (`POST /delivery-issues`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: The message id of the message.
+            type_: The type of message, must be one of the following values SMS, MMS, VOICE,
+                EMAIL_MARKETING, EMAIL_TRANSACTIONAL, FAX, POST.
+            description: The description of the message.
+            client_comments: The user's comments.
+            email_address: The user's email address.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -128,7 +146,7 @@ class DeliveryIssuesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class DeliveryIssuesResourceWithRawResponse:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
 
 from clicksend_async._operation import Operation, build_body
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["DetectAddressResource", "DetectAddressResourceWithRawResponse"]
 
@@ -22,6 +22,7 @@ _DETECT = Operation(
     idempotent=False,
     request_model=m.DetectAddressDetectRequest,
     response_model=m.DetectAddressDetectResponse,
+    data_required=True,
 )
 
 
@@ -35,17 +36,25 @@ class DetectAddressResource(BaseResource):
 
     async def detect(
         self,
-        payload: m.DetectAddressDetectRequest | Mapping[str, Any] | None = None,
+        payload: m.DetectAddressDetectRequest | p.DetectAddressDetectRequestParam | None = None,
         *,
         content: str | NotGiven = NOT_GIVEN,
         address: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.DetectAddressDetectData | None:
+    ) -> m.DetectAddressDetectData:
         """Detects address in uploaded file (`POST /post/letters/detect-address`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            content: Base64-encoded PDF of the letter whose address should be detected (send this or
+                'address').
+            address: Address text to parse (send this or 'content').
         """
         envelope = await self._client._call(
             _DETECT,
@@ -62,7 +71,7 @@ class DetectAddressResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class DetectAddressResourceWithRawResponse:

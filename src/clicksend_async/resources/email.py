@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["EmailResource", "EmailResourceWithRawResponse"]
 
@@ -25,6 +26,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.EmailSendRequest,
     response_model=m.EmailSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="email_price",
@@ -33,6 +35,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.EmailPriceRequest,
     response_model=m.EmailPriceResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="email_history",
@@ -49,6 +52,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -62,23 +66,35 @@ class EmailResource(BaseResource):
 
     async def send(
         self,
-        payload: m.EmailSendRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailSendRequest | p.EmailSendRequestParam | None = None,
         *,
-        to: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        cc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        bcc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        from_: m.EmailFrom | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        to: Sequence[m.EmailRecipient | p.EmailRecipientParam] | NotGiven = NOT_GIVEN,
+        cc: Sequence[m.EmailRecipient | p.EmailRecipientParam] | NotGiven = NOT_GIVEN,
+        bcc: Sequence[m.EmailRecipient | p.EmailRecipientParam] | NotGiven = NOT_GIVEN,
+        from_: m.EmailFrom | p.EmailFromParam | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
-        attachments: Sequence[m.EmailAttachment | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        attachments: Sequence[m.EmailAttachment | p.EmailAttachmentParam] | NotGiven = NOT_GIVEN,
         schedule: datetime | int | NotGiven = NOT_GIVEN,
         subject: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailSendData | None:
+    ) -> m.EmailSendData:
         """Send transactional email (`POST /email/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            to: Array of To Recipient items. (array of names and emails)
+            cc: Array of Cc Recipient items. (array of names and emails)
+            bcc: Array of Bcc Recipient items. (array of names and emails)
+            from_: Sender.
+            body: Body of the email.
+            attachments: Attachments.
+            schedule: Schedule.
         """
         envelope = await self._client._call(
             _SEND,
@@ -101,30 +117,44 @@ class EmailResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.EmailPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailPriceRequest | p.EmailPriceRequestParam | None = None,
         *,
-        to: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        cc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        bcc: Sequence[m.EmailRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        to: Sequence[m.EmailRecipient | p.EmailRecipientParam] | NotGiven = NOT_GIVEN,
+        cc: Sequence[m.EmailRecipient | p.EmailRecipientParam] | NotGiven = NOT_GIVEN,
+        bcc: Sequence[m.EmailRecipient | p.EmailRecipientParam] | NotGiven = NOT_GIVEN,
         from_: m.EmailFrom
-        | Mapping[str, Any]
-        | Sequence[m.EmailFrom | Mapping[str, Any]]
+        | p.EmailFromParam
+        | Sequence[m.EmailFrom | p.EmailFromParam]
         | NotGiven = NOT_GIVEN,
         subject: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
-        attachments: Sequence[m.EmailAttachment | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        attachments: Sequence[m.EmailAttachment | p.EmailAttachmentParam] | NotGiven = NOT_GIVEN,
         schedule: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailPriceData | None:
+    ) -> m.EmailPriceData:
         """Get transactional email price (`POST /email/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            to: Array of To Recipient items. (array of names and emails)
+            cc: Array of Cc Recipient items. (array of names and emails)
+            bcc: Array of Bcc Recipient items. (array of names and emails)
+            from_: Sender: an object; the /email/price example sends a one-item array, so both are
+                accepted.
+            subject: Subject of the email.
+            body: Body of the email.
+            attachments: Attachments.
+            schedule: Schedule.
         """
         envelope = await self._client._call(
             _PRICE,
@@ -147,7 +177,7 @@ class EmailResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -170,6 +200,13 @@ class EmailResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailHistoryPage:
@@ -206,8 +243,16 @@ class EmailResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailExportHistoryData | None:
-        """Export all Transactional Email history (`GET /email/history/export`)."""
+    ) -> m.EmailExportHistoryData:
+        """Export all Transactional Email history (`GET /email/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to download history as
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/email/history/export",
@@ -222,7 +267,7 @@ class EmailResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class EmailResourceWithRawResponse:

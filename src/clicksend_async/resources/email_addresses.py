@@ -11,9 +11,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["EmailAddressesResource", "EmailAddressesResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.EmailAddressesCreateRequest,
     response_model=m.EmailAddressesCreateResponse,
+    data_required=True,
 )
 _SEND_VERIFICATION = Operation(
     operation_id="email_addresses_send_verification",
@@ -48,6 +50,7 @@ _VERIFY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailAddressesVerifyResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="email_addresses_get",
@@ -56,6 +59,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailAddressesGetResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="email_addresses_delete",
@@ -94,6 +98,11 @@ class EmailAddressesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailAddressesListPage:
@@ -121,17 +130,23 @@ class EmailAddressesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.EmailAddressesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailAddressesCreateRequest | p.EmailAddressesCreateRequestParam | None = None,
         *,
         body: str | NotGiven = NOT_GIVEN,
         email_address: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailAddressesCreateData | None:
+    ) -> m.EmailAddressesCreateData:
         """Create allowed Email Address (`POST /email/addresses`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            body: Email to be allowed.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -148,7 +163,7 @@ class EmailAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_verification(
         self,
@@ -158,7 +173,11 @@ class EmailAddressesResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send verification token (`PUT /email/address-verify/{email_address_id}/send`)."""
+        """Send verification token (`PUT /email/address-verify/{email_address_id}/send`).
+
+        Args:
+            email_address_id: Allowed email address id
+        """
         envelope = await self._client._call(
             _SEND_VERIFICATION,
             f"/email/address-verify/{path_segment(email_address_id)}/send",
@@ -176,8 +195,15 @@ class EmailAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailAddressesVerifyData | None:
-        """Verify email address using verification token (`PUT /email/address-verify/{email_address_id}/verify/{activation_token}`)."""
+    ) -> m.EmailAddressesVerifyData:
+        """Verify email address using verification token (`PUT /email/address-verify/{email_address_id}/verify/{activation_token}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_address_id: Allowed email address id
+            activation_token: Your activation token.
+        """
         envelope = await self._client._call(
             _VERIFY,
             f"/email/address-verify/{path_segment(email_address_id)}/verify/{path_segment(activation_token)}",
@@ -185,7 +211,7 @@ class EmailAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -194,8 +220,14 @@ class EmailAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailAddressesGetData | None:
-        """Get specific email address (`GET /email/addresses/{email_address_id}`)."""
+    ) -> m.EmailAddressesGetData:
+        """Get specific email address (`GET /email/addresses/{email_address_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_address_id: Allowed email address id
+        """
         envelope = await self._client._call(
             _GET,
             f"/email/addresses/{path_segment(email_address_id)}",
@@ -203,7 +235,7 @@ class EmailAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -213,7 +245,11 @@ class EmailAddressesResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Delete specific email address (`DELETE /email/addresses/{email_address_id}`)."""
+        """Delete specific email address (`DELETE /email/addresses/{email_address_id}`).
+
+        Args:
+            email_address_id: Allowed email address id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/email/addresses/{path_segment(email_address_id)}",

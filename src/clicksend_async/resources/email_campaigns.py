@@ -8,14 +8,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["EmailCampaignsResource", "EmailCampaignsResourceWithRawResponse"]
 
@@ -26,6 +27,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.EmailCampaignsSendRequest,
     response_model=m.EmailCampaignsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="email_campaigns_price",
@@ -34,6 +36,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.EmailCampaignsPriceRequest,
     response_model=m.EmailCampaignsPriceResponse,
+    data_required=True,
 )
 _LIST = Operation(
     operation_id="email_campaigns_list",
@@ -50,6 +53,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailCampaignsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="email_campaigns_update",
@@ -58,6 +62,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.EmailCampaignsUpdateRequest,
     response_model=m.EmailCampaignsUpdateResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="email_campaigns_cancel",
@@ -66,6 +71,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.EmailCampaignsCancelResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="email_campaigns_history",
@@ -82,6 +88,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailCampaignsExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -95,7 +102,7 @@ class EmailCampaignsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.EmailCampaignsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailCampaignsSendRequest | p.EmailCampaignsSendRequestParam | None = None,
         *,
         name: str | NotGiven = NOT_GIVEN,
         subject: str | NotGiven = NOT_GIVEN,
@@ -110,10 +117,25 @@ class EmailCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailCampaignsSendData | None:
+    ) -> m.EmailCampaignsSendData:
         """Send email campaign (`POST /email-campaigns/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            name: Your campaign name.
+            subject: Your campaign subject.
+            body: Your campaign message.
+            from_email_address_id: The allowed email address id.
+            from_name: Your name or business name.
+            template_id: Your template id.
+            list_id: Your contact list id.
+            schedule: Your schedule timestamp.
+            draft: 1 saves the campaign as a draft instead of sending it (official spec).
+            custom_string: Your reference.
         """
         envelope = await self._client._call(
             _SEND,
@@ -138,11 +160,11 @@ class EmailCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.EmailCampaignsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailCampaignsPriceRequest | p.EmailCampaignsPriceRequestParam | None = None,
         *,
         name: str | NotGiven = NOT_GIVEN,
         subject: str | NotGiven = NOT_GIVEN,
@@ -157,10 +179,25 @@ class EmailCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailCampaignsPriceData | None:
+    ) -> m.EmailCampaignsPriceData:
         """Calculate email campaign price (`POST /email-campaigns/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            name: Your campaign name.
+            subject: Your campaign subject.
+            body: Your campaign message.
+            from_email_address_id: The allowed email address id.
+            from_name: Your name or business name.
+            template_id: Your template id.
+            list_id: Your contact list id.
+            schedule: Your schedule timestamp.
+            draft: 1 saves the campaign as a draft instead of sending it (official spec).
+            custom_string: Your reference.
         """
         envelope = await self._client._call(
             _PRICE,
@@ -185,7 +222,7 @@ class EmailCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list(
         self,
@@ -206,6 +243,11 @@ class EmailCampaignsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailCampaignsListPage:
@@ -238,8 +280,11 @@ class EmailCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailCampaignsGetData | None:
-        """Get specific email campaign (`GET /email-campaigns/{email_campaign_id}`)."""
+    ) -> m.EmailCampaignsGetData:
+        """Get specific email campaign (`GET /email-campaigns/{email_campaign_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _GET,
             f"/email-campaigns/{path_segment(email_campaign_id)}",
@@ -247,12 +292,12 @@ class EmailCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         email_campaign_id: int | str,
-        payload: m.EmailCampaignsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailCampaignsUpdateRequest | p.EmailCampaignsUpdateRequestParam | None = None,
         *,
         name: str | NotGiven = NOT_GIVEN,
         subject: str | NotGiven = NOT_GIVEN,
@@ -265,10 +310,17 @@ class EmailCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailCampaignsUpdateData | None:
+    ) -> m.EmailCampaignsUpdateData:
         """Edit email campaign (`PUT /email-campaigns/{email_campaign_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_campaign_id: Allowed email campaign id
+            schedule: Your schedule timestamp.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -291,7 +343,7 @@ class EmailCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -300,8 +352,14 @@ class EmailCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailCampaignsCancelData | None:
-        """Cancel email campaign (`PUT /email-campaigns/{email_campaign_id}/cancel`)."""
+    ) -> m.EmailCampaignsCancelData:
+        """Cancel email campaign (`PUT /email-campaigns/{email_campaign_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_campaign_id: Allowed email campaign id
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/email-campaigns/{path_segment(email_campaign_id)}/cancel",
@@ -309,7 +367,7 @@ class EmailCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -331,6 +389,11 @@ class EmailCampaignsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailCampaignsHistoryPage:
@@ -365,8 +428,16 @@ class EmailCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ExportData | None:
-        """Export specific email campaign history (`GET /email-campaigns/{email_campaign_id}/history/export`)."""
+    ) -> m.ExportData:
+        """Export specific email campaign history (`GET /email-campaigns/{email_campaign_id}/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_campaign_id: Allowed email campaign id
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             f"/email-campaigns/{path_segment(email_campaign_id)}/history/export",
@@ -380,7 +451,7 @@ class EmailCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class EmailCampaignsResourceWithRawResponse:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["EmailReceiptRulesResource", "EmailReceiptRulesResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.EmailReceiptRulesCreateRequest,
     response_model=m.EmailReceiptRulesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="email_receipt_rules_get",
@@ -40,6 +42,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailReceiptRulesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="email_receipt_rules_update",
@@ -48,6 +51,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.EmailReceiptRulesUpdateRequest,
     response_model=m.EmailReceiptRulesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="email_receipt_rules_delete",
@@ -56,6 +60,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailReceiptRulesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -86,6 +91,11 @@ class EmailReceiptRulesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailReceiptRulesListPage:
@@ -113,7 +123,9 @@ class EmailReceiptRulesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.EmailReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailReceiptRulesCreateRequest
+        | p.EmailReceiptRulesCreateRequestParam
+        | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | NotGiven = NOT_GIVEN,
@@ -123,10 +135,22 @@ class EmailReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailReceiptRulesCreateData | None:
+    ) -> m.EmailReceiptRulesCreateData:
         """Create email delivery receipt automations (`POST /automations/email/receipts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -146,7 +170,7 @@ class EmailReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -155,8 +179,14 @@ class EmailReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailReceiptRulesGetData | None:
-        """Get specific email delivery receipt automation (`GET /automations/email/receipts/{receipt_rule_id}`)."""
+    ) -> m.EmailReceiptRulesGetData:
+        """Get specific email delivery receipt automation (`GET /automations/email/receipts/{receipt_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _GET,
             f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
@@ -164,12 +194,14 @@ class EmailReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         receipt_rule_id: int | str,
-        payload: m.EmailReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailReceiptRulesUpdateRequest
+        | p.EmailReceiptRulesUpdateRequestParam
+        | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | NotGiven = NOT_GIVEN,
@@ -179,10 +211,23 @@ class EmailReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailReceiptRulesUpdateData | None:
+    ) -> m.EmailReceiptRulesUpdateData:
         """Update email delivery receipt automation (`PUT /automations/email/receipts/{receipt_rule_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -202,7 +247,7 @@ class EmailReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -211,8 +256,14 @@ class EmailReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> bool | None:
-        """Delete email delivery receipt automation (`DELETE /automations/email/receipts/{receipt_rule_id}`)."""
+    ) -> bool:
+        """Delete email delivery receipt automation (`DELETE /automations/email/receipts/{receipt_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/automations/email/receipts/{path_segment(receipt_rule_id)}",
@@ -220,7 +271,7 @@ class EmailReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class EmailReceiptRulesResourceWithRawResponse:

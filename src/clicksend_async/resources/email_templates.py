@@ -12,9 +12,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["EmailTemplatesResource", "EmailTemplatesResourceWithRawResponse"]
 
@@ -33,6 +34,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.EmailTemplatesCreateRequest,
     response_model=m.EmailTemplatesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="email_templates_get",
@@ -41,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailTemplatesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="email_templates_update",
@@ -49,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.EmailTemplatesUpdateRequest,
     response_model=m.EmailTemplatesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="email_templates_delete",
@@ -57,6 +61,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailTemplatesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -87,6 +92,11 @@ class EmailTemplatesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailTemplatesListPage:
@@ -114,17 +124,24 @@ class EmailTemplatesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.EmailTemplatesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailTemplatesCreateRequest | p.EmailTemplatesCreateRequestParam | None = None,
         *,
         template_name: str | NotGiven = NOT_GIVEN,
         template_id_master: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailTemplatesCreateData | None:
+    ) -> m.EmailTemplatesCreateData:
         """Create email template (`POST /email/templates`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_name: The intended name for the new template.
+            template_id_master: The ID of the master template you want to base on.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -141,7 +158,7 @@ class EmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -150,8 +167,14 @@ class EmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailTemplatesGetData | None:
-        """Get specific user email template (`GET /email/templates/{template_id}`)."""
+    ) -> m.EmailTemplatesGetData:
+        """Get specific user email template (`GET /email/templates/{template_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Email template id
+        """
         envelope = await self._client._call(
             _GET,
             f"/email/templates/{path_segment(template_id)}",
@@ -159,22 +182,30 @@ class EmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         template_id: int | str,
-        payload: m.EmailTemplatesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailTemplatesUpdateRequest | p.EmailTemplatesUpdateRequestParam | None = None,
         *,
         template_name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailTemplatesUpdateData | None:
+    ) -> m.EmailTemplatesUpdateData:
         """Update email template (`PUT /email/templates/{template_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Email template id
+            template_name: The intended name for the template.
+            body: Your template body.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -191,7 +222,7 @@ class EmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -200,8 +231,14 @@ class EmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete user email template (`DELETE /email/templates/{template_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete user email template (`DELETE /email/templates/{template_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Email template id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/email/templates/{path_segment(template_id)}",
@@ -209,7 +246,7 @@ class EmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class EmailTemplatesResourceWithRawResponse:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["EmailToSmsResource", "EmailToSmsResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE_ALLOWED_ADDRESS = Operation(
     idempotent=False,
     request_model=m.EmailToSmsCreateAllowedAddressRequest,
     response_model=m.EmailToSmsCreateAllowedAddressResponse,
+    data_required=True,
 )
 _LIST_STRIPPED_STRINGS = Operation(
     operation_id="email_to_sms_list_stripped_strings",
@@ -48,6 +50,7 @@ _CREATE_STRIPPED_STRING = Operation(
     idempotent=False,
     request_model=m.EmailToSmsCreateStrippedStringRequest,
     response_model=m.EmailToSmsCreateStrippedStringResponse,
+    data_required=True,
 )
 _GET_STRIPPED_STRING = Operation(
     operation_id="email_to_sms_get_stripped_string",
@@ -56,6 +59,7 @@ _GET_STRIPPED_STRING = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailToSmsGetStrippedStringResponse,
+    data_required=True,
 )
 _UPDATE_STRIPPED_STRING = Operation(
     operation_id="email_to_sms_update_stripped_string",
@@ -64,6 +68,7 @@ _UPDATE_STRIPPED_STRING = Operation(
     idempotent=True,
     request_model=m.EmailToSmsUpdateStrippedStringRequest,
     response_model=m.EmailToSmsUpdateStrippedStringResponse,
+    data_required=True,
 )
 _DELETE_STRIPPED_STRING = Operation(
     operation_id="email_to_sms_delete_stripped_string",
@@ -72,6 +77,7 @@ _DELETE_STRIPPED_STRING = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.EmailToSmsDeleteStrippedStringResponse,
+    data_required=True,
 )
 
 
@@ -102,6 +108,11 @@ class EmailToSmsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailToSmsListAllowedAddressesPage:
@@ -129,7 +140,9 @@ class EmailToSmsResource(BaseResource):
 
     async def create_allowed_address(
         self,
-        payload: m.EmailToSmsCreateAllowedAddressRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailToSmsCreateAllowedAddressRequest
+        | p.EmailToSmsCreateAllowedAddressRequestParam
+        | None = None,
         *,
         email_address: str | NotGiven = NOT_GIVEN,
         from_: str | NotGiven = NOT_GIVEN,
@@ -138,10 +151,19 @@ class EmailToSmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailToSmsCreateAllowedAddressData | None:
+    ) -> m.EmailToSmsCreateAllowedAddressData:
         """Create email to sms allowed address (`POST /sms/email-sms`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            email_address: Your email address
+            from_: Your sender id
+            from_fax: Your fax sender number (official spec).
+            subaccount_id: The subaccount the address is allowed for (official spec).
         """
         envelope = await self._client._call(
             _CREATE_ALLOWED_ADDRESS,
@@ -160,7 +182,7 @@ class EmailToSmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list_stripped_strings(
         self,
@@ -181,6 +203,11 @@ class EmailToSmsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.EmailToSmsListStrippedStringsPage:
@@ -208,16 +235,24 @@ class EmailToSmsResource(BaseResource):
 
     async def create_stripped_string(
         self,
-        payload: m.EmailToSmsCreateStrippedStringRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailToSmsCreateStrippedStringRequest
+        | p.EmailToSmsCreateStrippedStringRequestParam
+        | None = None,
         *,
         strip_string: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailToSmsCreateStrippedStringData | None:
+    ) -> m.EmailToSmsCreateStrippedStringData:
         """Create email to sms stripped string rule (`POST /sms/email-sms-stripped-strings`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            strip_string: String to be stripped.
         """
         envelope = await self._client._call(
             _CREATE_STRIPPED_STRING,
@@ -233,7 +268,7 @@ class EmailToSmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get_stripped_string(
         self,
@@ -242,8 +277,14 @@ class EmailToSmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailToSmsGetStrippedStringData | None:
-        """Get email to sms stripped string rule (`GET /sms/email-sms-stripped-strings/{rule_id}`)."""
+    ) -> m.EmailToSmsGetStrippedStringData:
+        """Get email to sms stripped string rule (`GET /sms/email-sms-stripped-strings/{rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            rule_id: Your rule id
+        """
         envelope = await self._client._call(
             _GET_STRIPPED_STRING,
             f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
@@ -251,21 +292,30 @@ class EmailToSmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update_stripped_string(
         self,
         rule_id: int | str,
-        payload: m.EmailToSmsUpdateStrippedStringRequest | Mapping[str, Any] | None = None,
+        payload: m.EmailToSmsUpdateStrippedStringRequest
+        | p.EmailToSmsUpdateStrippedStringRequestParam
+        | None = None,
         *,
         strip_string: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.EmailToSmsUpdateStrippedStringData | None:
+    ) -> m.EmailToSmsUpdateStrippedStringData:
         """Update email to sms stripped string rule (`PUT /sms/email-sms-stripped-strings/{rule_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            rule_id: Your rule id
+            strip_string: String to be stripped.
         """
         envelope = await self._client._call(
             _UPDATE_STRIPPED_STRING,
@@ -281,7 +331,7 @@ class EmailToSmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete_stripped_string(
         self,
@@ -290,8 +340,14 @@ class EmailToSmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> bool | None:
-        """Delete email to sms stripped string rule (`DELETE /sms/email-sms-stripped-strings/{rule_id}`)."""
+    ) -> bool:
+        """Delete email to sms stripped string rule (`DELETE /sms/email-sms-stripped-strings/{rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            rule_id: Your rule id
+        """
         envelope = await self._client._call(
             _DELETE_STRIPPED_STRING,
             f"/sms/email-sms-stripped-strings/{path_segment(rule_id)}",
@@ -299,7 +355,7 @@ class EmailToSmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class EmailToSmsResourceWithRawResponse:

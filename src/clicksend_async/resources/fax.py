@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["FaxResource", "FaxResourceWithRawResponse"]
 
@@ -25,6 +26,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.FaxSendRequest,
     response_model=m.FaxSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="fax_price",
@@ -33,6 +35,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.FaxPriceRequest,
     response_model=m.FaxPriceResponse,
+    data_required=True,
 )
 _RECEIPTS = Operation(
     operation_id="fax_receipts",
@@ -49,6 +52,7 @@ _GET_RECEIPT = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.FaxGetReceiptResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="fax_history",
@@ -70,17 +74,24 @@ class FaxResource(BaseResource):
 
     async def send(
         self,
-        payload: m.FaxSendRequest | Mapping[str, Any] | None = None,
+        payload: m.FaxSendRequest | p.FaxSendRequestParam | None = None,
         *,
-        messages: Sequence[m.FaxMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.FaxMessage | p.FaxMessageParam] | NotGiven = NOT_GIVEN,
         file_url: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxSendData | None:
+    ) -> m.FaxSendData:
         """Send a fax using supplied supported file-types (`POST /fax/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
+            file_url: URL of file to send
         """
         envelope = await self._client._call(
             _SEND,
@@ -97,21 +108,28 @@ class FaxResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.FaxPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.FaxPriceRequest | p.FaxPriceRequestParam | None = None,
         *,
-        messages: Sequence[m.FaxMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.FaxMessage | p.FaxMessageParam] | NotGiven = NOT_GIVEN,
         file_url: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxPriceData | None:
+    ) -> m.FaxPriceData:
         """Calculate Total Price for Fax Messages sent (`POST /fax/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
+            file_url: URL of file to send
         """
         envelope = await self._client._call(
             _PRICE,
@@ -128,7 +146,7 @@ class FaxResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def receipts(
         self,
@@ -149,6 +167,11 @@ class FaxResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.FaxReceiptsPage:
@@ -181,8 +204,14 @@ class FaxResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxGetReceiptData | None:
-        """Get a single fax receipt based on message id (`GET /fax/receipts/{message_id}`)."""
+    ) -> m.FaxGetReceiptData:
+        """Get a single fax receipt based on message id (`GET /fax/receipts/{message_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: ID of the message receipt to retrieve
+        """
         envelope = await self._client._call(
             _GET_RECEIPT,
             f"/fax/receipts/{path_segment(message_id)}",
@@ -190,7 +219,7 @@ class FaxResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -213,6 +242,13 @@ class FaxResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+            q: Custom query Example: status:Sent,status_code:201.
+            order: Order result by Example: date_added:desc,list_id:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.FaxHistoryPage:

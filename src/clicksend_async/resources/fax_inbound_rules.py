@@ -12,9 +12,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["FaxInboundRulesResource", "FaxInboundRulesResourceWithRawResponse"]
 
@@ -33,6 +34,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.FaxInboundRulesCreateRequest,
     response_model=m.FaxInboundRulesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="fax_inbound_rules_get",
@@ -41,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.FaxInboundRulesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="fax_inbound_rules_update",
@@ -49,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.FaxInboundRulesUpdateRequest,
     response_model=m.FaxInboundRulesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="fax_inbound_rules_delete",
@@ -57,6 +61,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.FaxInboundRulesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -87,6 +92,11 @@ class FaxInboundRulesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.FaxInboundRulesListPage:
@@ -114,7 +124,7 @@ class FaxInboundRulesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.FaxInboundRulesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.FaxInboundRulesCreateRequest | p.FaxInboundRulesCreateRequestParam | None = None,
         *,
         dedicated_number: str | NotGiven = NOT_GIVEN,
         rule_name: str | NotGiven = NOT_GIVEN,
@@ -124,10 +134,22 @@ class FaxInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxInboundRulesCreateData | None:
+    ) -> m.FaxInboundRulesCreateData:
         """Create new inbound fax automation (`POST /automations/fax/inbound`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            dedicated_number: Dedicated Number. Can be '*' to apply to all numbers.
+            rule_name: Rule Name.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -147,7 +169,7 @@ class FaxInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -156,8 +178,14 @@ class FaxInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxInboundRulesGetData | None:
-        """Get specific inbound fax automation (`GET /automations/fax/inbound/{inbound_rule_id}`)."""
+    ) -> m.FaxInboundRulesGetData:
+        """Get specific inbound fax automation (`GET /automations/fax/inbound/{inbound_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            inbound_rule_id: Inbound rule id
+        """
         envelope = await self._client._call(
             _GET,
             f"/automations/fax/inbound/{path_segment(inbound_rule_id)}",
@@ -165,12 +193,12 @@ class FaxInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         inbound_rule_id: int | str,
-        payload: m.FaxInboundRulesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.FaxInboundRulesUpdateRequest | p.FaxInboundRulesUpdateRequestParam | None = None,
         *,
         dedicated_number: str | NotGiven = NOT_GIVEN,
         rule_name: str | NotGiven = NOT_GIVEN,
@@ -180,10 +208,23 @@ class FaxInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxInboundRulesUpdateData | None:
+    ) -> m.FaxInboundRulesUpdateData:
         """Update inbound fax automation (`PUT /automations/fax/inbound/{inbound_rule_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            inbound_rule_id: Inbound rule id
+            dedicated_number: Dedicated Number. Can be '*' to apply to all numbers.
+            rule_name: Rule Name.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -203,7 +244,7 @@ class FaxInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -212,8 +253,14 @@ class FaxInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete inbound fax automation (`DELETE /automations/fax/inbound/{inbound_rule_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete inbound fax automation (`DELETE /automations/fax/inbound/{inbound_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            inbound_rule_id: Inbound rule id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/automations/fax/inbound/{path_segment(inbound_rule_id)}",
@@ -221,7 +268,7 @@ class FaxInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class FaxInboundRulesResourceWithRawResponse:

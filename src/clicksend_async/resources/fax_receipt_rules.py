@@ -11,9 +11,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["FaxReceiptRulesResource", "FaxReceiptRulesResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.FaxReceiptRulesCreateRequest,
     response_model=m.FaxReceiptRulesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="fax_receipt_rules_get",
@@ -40,6 +42,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.FaxReceiptRulesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="fax_receipt_rules_update",
@@ -48,6 +51,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.FaxReceiptRulesUpdateRequest,
     response_model=m.FaxReceiptRulesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="fax_receipt_rules_delete",
@@ -86,6 +90,11 @@ class FaxReceiptRulesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.FaxReceiptRulesListPage:
@@ -113,7 +122,7 @@ class FaxReceiptRulesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.FaxReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.FaxReceiptRulesCreateRequest | p.FaxReceiptRulesCreateRequestParam | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | str | NotGiven = NOT_GIVEN,
@@ -123,10 +132,22 @@ class FaxReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxReceiptRulesCreateData | None:
+    ) -> m.FaxReceiptRulesCreateData:
         """Create fax delivery receipt automations (`POST /automations/fax/receipts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -146,7 +167,7 @@ class FaxReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -155,8 +176,14 @@ class FaxReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxReceiptRulesGetData | None:
-        """Get specific fax delivery receipt automation (`GET /automations/fax/receipts/{receipt_rule_id}`)."""
+    ) -> m.FaxReceiptRulesGetData:
+        """Get specific fax delivery receipt automation (`GET /automations/fax/receipts/{receipt_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _GET,
             f"/automations/fax/receipts/{path_segment(receipt_rule_id)}",
@@ -164,12 +191,12 @@ class FaxReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         receipt_rule_id: int | str,
-        payload: m.FaxReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.FaxReceiptRulesUpdateRequest | p.FaxReceiptRulesUpdateRequestParam | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | str | NotGiven = NOT_GIVEN,
@@ -179,10 +206,23 @@ class FaxReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.FaxReceiptRulesUpdateData | None:
+    ) -> m.FaxReceiptRulesUpdateData:
         """Update fax delivery receipt automation (`PUT /automations/fax/receipts/{receipt_rule_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -202,7 +242,7 @@ class FaxReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -212,7 +252,11 @@ class FaxReceiptRulesResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Delete fax delivery receipt automation (`DELETE /automations/fax/receipts/{receipt_rule_id}`)."""
+        """Delete fax delivery receipt automation (`DELETE /automations/fax/receipts/{receipt_rule_id}`).
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/automations/fax/receipts/{path_segment(receipt_rule_id)}",

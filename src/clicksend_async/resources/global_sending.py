@@ -7,12 +7,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any
 
 from clicksend_async._operation import Operation, build_body
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["GlobalSendingResource", "GlobalSendingResourceWithRawResponse"]
 
@@ -23,6 +23,7 @@ _LIST_SELECTED_COUNTRIES = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.GlobalSendingListSelectedCountriesResponse,
+    data_required=True,
 )
 _SELECT_COUNTRIES = Operation(
     operation_id="global_sending_select_countries",
@@ -31,6 +32,7 @@ _SELECT_COUNTRIES = Operation(
     idempotent=False,
     request_model=m.GlobalSendingSelectCountriesRequest,
     response_model=m.GlobalSendingSelectCountriesResponse,
+    data_required=True,
 )
 _AGREE = Operation(
     operation_id="global_sending_agree",
@@ -39,6 +41,7 @@ _AGREE = Operation(
     idempotent=False,
     request_model=m.GlobalSendingAgreeRequest,
     response_model=m.GlobalSendingAgreeResponse,
+    data_required=True,
 )
 _LIST_COUNTRIES = Operation(
     operation_id="global_sending_list_countries",
@@ -47,6 +50,7 @@ _LIST_COUNTRIES = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.GlobalSendingListCountriesResponse,
+    data_required=True,
 )
 
 
@@ -64,8 +68,11 @@ class GlobalSendingResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[m.GlobalSendingListSelectedCountriesDataItem] | None:
-        """Get Countries for global sending (`GET /user-countries`)."""
+    ) -> builtins.list[m.GlobalSendingListSelectedCountriesDataItem]:
+        """Get Countries for global sending (`GET /user-countries`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _LIST_SELECTED_COUNTRIES,
             "/user-countries",
@@ -73,20 +80,28 @@ class GlobalSendingResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def select_countries(
         self,
-        payload: m.GlobalSendingSelectCountriesRequest | Mapping[str, Any] | None = None,
+        payload: m.GlobalSendingSelectCountriesRequest
+        | p.GlobalSendingSelectCountriesRequestParam
+        | None = None,
         *,
         country_list_ids: Sequence[int | str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[m.GlobalSendingSelectCountriesDataItem] | None:
+    ) -> builtins.list[m.GlobalSendingSelectCountriesDataItem]:
         """Select Countries (`POST /user-countries`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            country_list_ids: Ids of the countries to enable (see /country-list).
         """
         envelope = await self._client._call(
             _SELECT_COUNTRIES,
@@ -102,20 +117,26 @@ class GlobalSendingResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def agree(
         self,
-        payload: m.GlobalSendingAgreeRequest | Mapping[str, Any] | None = None,
+        payload: m.GlobalSendingAgreeRequest | p.GlobalSendingAgreeRequestParam | None = None,
         *,
         country_list_ids: int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[m.GlobalSendingAgreeDataItem] | None:
+    ) -> builtins.list[m.GlobalSendingAgreeDataItem]:
         """Update Country Rule (`POST /user-countries/agree`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            country_list_ids: Country list ID's
         """
         envelope = await self._client._call(
             _AGREE,
@@ -131,7 +152,7 @@ class GlobalSendingResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def list_countries(
         self,
@@ -139,8 +160,11 @@ class GlobalSendingResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[m.GlobalSendingListCountriesDataItem] | None:
-        """List of countries (`GET /country-list`)."""
+    ) -> builtins.list[m.GlobalSendingListCountriesDataItem]:
+        """List of countries (`GET /country-list`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _LIST_COUNTRIES,
             "/country-list",
@@ -148,7 +172,7 @@ class GlobalSendingResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class GlobalSendingResourceWithRawResponse:

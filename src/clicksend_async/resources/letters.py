@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["LettersResource", "LettersResourceWithRawResponse"]
 
@@ -24,6 +25,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.LettersSendRequest,
     response_model=m.LettersSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="letters_price",
@@ -32,6 +34,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.LettersPriceRequest,
     response_model=m.LettersPriceResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="letters_cancel",
@@ -40,6 +43,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.LettersCancelResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="letters_history",
@@ -56,6 +60,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.LettersExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -69,9 +74,9 @@ class LettersResource(BaseResource):
 
     async def send(
         self,
-        payload: m.LettersSendRequest | Mapping[str, Any] | None = None,
+        payload: m.LettersSendRequest | p.LettersSendRequestParam | None = None,
         *,
-        recipients: Sequence[m.LetterRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        recipients: Sequence[m.LetterRecipient | p.LetterRecipientParam] | NotGiven = NOT_GIVEN,
         file_url: str | NotGiven = NOT_GIVEN,
         template_used: int | NotGiven = NOT_GIVEN,
         duplex: int | NotGiven = NOT_GIVEN,
@@ -81,10 +86,23 @@ class LettersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.LettersSendData | None:
+    ) -> m.LettersSendData:
         """Send letter (`POST /post/letters/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            recipients: The recipients to send (up to 1000 per request).
+            file_url: URL of file to send
+            template_used: Whether using our letter template. Flag value must be 1 for yes or 0 for
+                no.
+            duplex: Whether letter is duplex. Flag value must be 1 for yes or 0 for no.
+            colour: Whether letter is in colour. Flag value must be 1 for yes or 0 for no.
+            priority_post: Whether letter is priority, Flag value must be 1 for yes or 0 for no.
+            source: Source being sent from
         """
         envelope = await self._client._call(
             _SEND,
@@ -106,13 +124,13 @@ class LettersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.LettersPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.LettersPriceRequest | p.LettersPriceRequestParam | None = None,
         *,
-        recipients: Sequence[m.LetterRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        recipients: Sequence[m.LetterRecipient | p.LetterRecipientParam] | NotGiven = NOT_GIVEN,
         file_url: str | NotGiven = NOT_GIVEN,
         template_used: int | NotGiven = NOT_GIVEN,
         duplex: int | NotGiven = NOT_GIVEN,
@@ -122,10 +140,23 @@ class LettersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.LettersPriceData | None:
+    ) -> m.LettersPriceData:
         """Calculate letter price (`POST /post/letters/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            recipients: The recipients to send (up to 1000 per request).
+            file_url: URL of file to send
+            template_used: Whether using our letter template. Flag value must be 1 for yes or 0 for
+                no.
+            duplex: Whether letter is duplex. Flag value must be 1 for yes or 0 for no.
+            colour: Whether letter is in colour. Flag value must be 1 for yes or 0 for no.
+            priority_post: Whether letter is priority. Flag value must be 1 for yes or 0 for no.
+            source: Source being sent from
         """
         envelope = await self._client._call(
             _PRICE,
@@ -147,7 +178,7 @@ class LettersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -156,8 +187,14 @@ class LettersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> bool | None:
-        """Cancel scheduled letter (`POST /post/letters/{message_id}/cancel`)."""
+    ) -> bool:
+        """Cancel scheduled letter (`POST /post/letters/{message_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Message ID of the scheduled letter that is to be cancelled.
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/post/letters/{path_segment(message_id)}/cancel",
@@ -165,7 +202,7 @@ class LettersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -186,6 +223,11 @@ class LettersResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.LettersHistoryPage:
@@ -218,8 +260,14 @@ class LettersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.LettersExportHistoryData | None:
-        """export letter history (`GET /post/letters/history/export`)."""
+    ) -> m.LettersExportHistoryData:
+        """export letter history (`GET /post/letters/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to export to
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/post/letters/history/export",
@@ -232,7 +280,7 @@ class LettersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class LettersResourceWithRawResponse:

@@ -12,9 +12,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["ListsResource", "ListsResourceWithRawResponse"]
 
@@ -33,6 +34,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.ListsCreateRequest,
     response_model=m.ListsCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="lists_get",
@@ -41,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ListsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="lists_update",
@@ -49,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.ListsUpdateRequest,
     response_model=m.ListsUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="lists_delete",
@@ -57,6 +61,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ListsDeleteResponse,
+    data_required=True,
 )
 _REMOVE_DUPLICATES = Operation(
     operation_id="lists_remove_duplicates",
@@ -65,6 +70,7 @@ _REMOVE_DUPLICATES = Operation(
     idempotent=True,
     request_model=m.ListsRemoveDuplicatesRequest,
     response_model=m.ListsRemoveDuplicatesResponse,
+    data_required=True,
 )
 _IMPORT_CONTACTS = Operation(
     operation_id="lists_import_contacts",
@@ -73,6 +79,7 @@ _IMPORT_CONTACTS = Operation(
     idempotent=False,
     request_model=m.ListsImportContactsRequest,
     response_model=m.ListsImportContactsResponse,
+    data_required=True,
 )
 
 
@@ -103,6 +110,11 @@ class ListsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.ListsListPage:
@@ -130,16 +142,22 @@ class ListsResource(BaseResource):
 
     async def create(
         self,
-        payload: m.ListsCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.ListsCreateRequest | p.ListsCreateRequestParam | None = None,
         *,
         list_name: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ListsCreateData | None:
+    ) -> m.ListsCreateData:
         """Create new contact list (`POST /lists`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_name: Your contact list name
         """
         envelope = await self._client._call(
             _CREATE,
@@ -155,7 +173,7 @@ class ListsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -164,8 +182,14 @@ class ListsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ListsGetData | None:
-        """Get specific contact list (`GET /lists/{list_id}`)."""
+    ) -> m.ListsGetData:
+        """Get specific contact list (`GET /lists/{list_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: List ID
+        """
         envelope = await self._client._call(
             _GET,
             f"/lists/{path_segment(list_id)}",
@@ -173,21 +197,28 @@ class ListsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         list_id: int | str,
-        payload: m.ListsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.ListsUpdateRequest | p.ListsUpdateRequestParam | None = None,
         *,
         list_name: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ListsUpdateData | None:
+    ) -> m.ListsUpdateData:
         """Update specific contact list (`PUT /lists/{list_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id
+            list_name: Your new list name
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -203,7 +234,7 @@ class ListsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -212,8 +243,14 @@ class ListsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete a specific contact list (`DELETE /lists/{list_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete a specific contact list (`DELETE /lists/{list_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: List ID
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/lists/{path_segment(list_id)}",
@@ -221,21 +258,27 @@ class ListsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def remove_duplicates(
         self,
         list_id: int | str,
-        payload: m.ListsRemoveDuplicatesRequest | Mapping[str, Any] | None = None,
+        payload: m.ListsRemoveDuplicatesRequest | p.ListsRemoveDuplicatesRequestParam | None = None,
         *,
         fields: Sequence[str] | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ListsRemoveDuplicatesData | None:
+    ) -> m.ListsRemoveDuplicatesData:
         """Remove duplicate contacts (`PUT /lists/{list_id}/remove-duplicates`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id
         """
         envelope = await self._client._call(
             _REMOVE_DUPLICATES,
@@ -251,22 +294,30 @@ class ListsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def import_contacts(
         self,
         list_id: int | str,
-        payload: m.ListsImportContactsRequest | Mapping[str, Any] | None = None,
+        payload: m.ListsImportContactsRequest | p.ListsImportContactsRequestParam | None = None,
         *,
         file_url: str | NotGiven = NOT_GIVEN,
         field_order: Sequence[str] | str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ListsImportContactsData | None:
+    ) -> m.ListsImportContactsData:
         """Import contacts to list (`POST /lists/{list_id}/import`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your contact list id you want to access.
+            file_url: URL of file to process
+            field_order: Order of fields in file
         """
         envelope = await self._client._call(
             _IMPORT_CONTACTS,
@@ -283,7 +334,7 @@ class ListsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class ListsResourceWithRawResponse:

@@ -11,7 +11,7 @@ from typing import Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
@@ -32,6 +32,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.MasterEmailTemplatesGetResponse,
+    data_required=True,
 )
 _LIST_CATEGORIES = Operation(
     operation_id="master_email_templates_list_categories",
@@ -48,6 +49,7 @@ _GET_CATEGORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.MasterEmailTemplatesGetCategoryResponse,
+    data_required=True,
 )
 _LIST_IN_CATEGORY = Operation(
     operation_id="master_email_templates_list_in_category",
@@ -86,6 +88,11 @@ class MasterEmailTemplatesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListPage:
@@ -118,8 +125,14 @@ class MasterEmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MasterEmailTemplatesGetData | None:
-        """Get specific master email template (`GET /email/master-templates/{template_id}`)."""
+    ) -> m.MasterEmailTemplatesGetData:
+        """Get specific master email template (`GET /email/master-templates/{template_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Email template id
+        """
         envelope = await self._client._call(
             _GET,
             f"/email/master-templates/{path_segment(template_id)}",
@@ -127,7 +140,7 @@ class MasterEmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list_categories(
         self,
@@ -150,6 +163,11 @@ class MasterEmailTemplatesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListCategoriesPage:
@@ -182,8 +200,14 @@ class MasterEmailTemplatesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MasterEmailTemplatesGetCategoryData | None:
-        """Get specific master email template category (`GET /email/master-templates-categories/{category_id}`)."""
+    ) -> m.MasterEmailTemplatesGetCategoryData:
+        """Get specific master email template category (`GET /email/master-templates-categories/{category_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            category_id: Email category id
+        """
         envelope = await self._client._call(
             _GET_CATEGORY,
             f"/email/master-templates-categories/{path_segment(category_id)}",
@@ -191,7 +215,7 @@ class MasterEmailTemplatesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list_in_category(
         self,
@@ -215,6 +239,12 @@ class MasterEmailTemplatesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            category_id: Email category id
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MasterEmailTemplatesListInCategoryPage:

@@ -13,10 +13,11 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["MmsResource", "MmsResourceWithRawResponse"]
 
@@ -27,6 +28,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.MmsSendRequest,
     response_model=m.MmsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="mms_price",
@@ -35,6 +37,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.MmsPriceRequest,
     response_model=m.MmsPriceResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="mms_history",
@@ -51,6 +54,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.MmsExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -64,17 +68,24 @@ class MmsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.MmsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.MmsSendRequest | p.MmsSendRequestParam | None = None,
         *,
-        messages: Sequence[m.MmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.MmsMessage | p.MmsMessageParam] | NotGiven = NOT_GIVEN,
         media_file: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsSendData | None:
+    ) -> m.MmsSendData:
         """Send MMS (`POST /mms/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
+            media_file: Media file you want to send
         """
         envelope = await self._client._call(
             _SEND,
@@ -91,21 +102,28 @@ class MmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.MmsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.MmsPriceRequest | p.MmsPriceRequestParam | None = None,
         *,
-        messages: Sequence[m.MmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.MmsMessage | p.MmsMessageParam] | NotGiven = NOT_GIVEN,
         media_file: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsPriceData | None:
+    ) -> m.MmsPriceData:
         """Get Price for MMS sent (`POST /mms/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
+            media_file: Media file you want to send
         """
         envelope = await self._client._call(
             _PRICE,
@@ -122,7 +140,7 @@ class MmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -145,6 +163,13 @@ class MmsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MmsHistoryPage:
@@ -183,8 +208,18 @@ class MmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsExportHistoryData | None:
-        """Export all mms history (`GET /mms/history/export`)."""
+    ) -> m.MmsExportHistoryData:
+        """Export all mms history (`GET /mms/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to download history as
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            date_from: Only records from this time on (unix seconds).
+            date_to: Only records up to this time (unix seconds).
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/mms/history/export",
@@ -201,12 +236,12 @@ class MmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_bulk(
         self,
-        messages: Iterable[m.MmsMessage | Mapping[str, Any]]
-        | AsyncIterable[m.MmsMessage | Mapping[str, Any]],
+        messages: Iterable[m.MmsMessage | p.MmsMessageParam | Mapping[str, Any]]
+        | AsyncIterable[m.MmsMessage | p.MmsMessageParam | Mapping[str, Any]],
         *,
         shared: Mapping[str, Any] | None = None,
         checkpoint: str | os.PathLike[str] | Checkpoint | None = None,

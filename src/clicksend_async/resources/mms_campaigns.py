@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["MmsCampaignsResource", "MmsCampaignsResourceWithRawResponse"]
 
@@ -25,6 +26,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.MmsCampaignsSendRequest,
     response_model=m.MmsCampaignsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="mms_campaigns_price",
@@ -33,6 +35,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.MmsCampaignsPriceRequest,
     response_model=m.MmsCampaignsPriceResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="mms_campaigns_get",
@@ -41,6 +44,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.MmsCampaignsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="mms_campaigns_update",
@@ -49,6 +53,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.MmsCampaignsUpdateRequest,
     response_model=m.MmsCampaignsUpdateResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="mms_campaigns_cancel",
@@ -57,6 +62,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.MmsCampaignsCancelResponse,
+    data_required=True,
 )
 _LIST = Operation(
     operation_id="mms_campaigns_list",
@@ -78,7 +84,7 @@ class MmsCampaignsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.MmsCampaignsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.MmsCampaignsSendRequest | p.MmsCampaignsSendRequestParam | None = None,
         *,
         list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -91,10 +97,24 @@ class MmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsCampaignsSendData | None:
+    ) -> m.MmsCampaignsSendData:
         """Create mms campaign (`POST /mms-campaigns/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
+            subject: Subject of MMS campaign.
+            media_file: URL pointing to media file.
+            url_to_shorten: A URL to shorten; put the placeholder 'smsu.io/xxxxx' in the body where
+                the short link goes.
         """
         envelope = await self._client._call(
             _SEND,
@@ -117,11 +137,11 @@ class MmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.MmsCampaignsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.MmsCampaignsPriceRequest | p.MmsCampaignsPriceRequestParam | None = None,
         *,
         list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -133,10 +153,22 @@ class MmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsCampaignsPriceData | None:
+    ) -> m.MmsCampaignsPriceData:
         """Calculate price for mms campaign (`POST /mms-campaigns/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
+            subject: Subject of MMS campaign.
+            media_file: URL pointing to media file.
         """
         envelope = await self._client._call(
             _PRICE,
@@ -158,7 +190,7 @@ class MmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -167,8 +199,14 @@ class MmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsCampaignsGetData | None:
-        """Get specific mms campaign (`GET /mms-campaigns/{mms_campaign_id}`)."""
+    ) -> m.MmsCampaignsGetData:
+        """Get specific mms campaign (`GET /mms-campaigns/{mms_campaign_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            mms_campaign_id: ID of MMS campaign to retrieve
+        """
         envelope = await self._client._call(
             _GET,
             f"/mms-campaigns/{path_segment(mms_campaign_id)}",
@@ -176,12 +214,12 @@ class MmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         mms_campaign_id: int | str,
-        payload: m.MmsCampaignsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.MmsCampaignsUpdateRequest | p.MmsCampaignsUpdateRequestParam | None = None,
         *,
         list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -193,10 +231,23 @@ class MmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsCampaignsUpdateData | None:
+    ) -> m.MmsCampaignsUpdateData:
         """Update mms campaign (`PUT /mms-campaigns/{mms_campaign_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            mms_campaign_id: ID of MMS campaign to update
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
+            subject: Subject of MMS campaign.
+            media_file: URL pointing to media file.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -218,7 +269,7 @@ class MmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -227,8 +278,14 @@ class MmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.MmsCampaignsCancelData | None:
-        """Cancel mms campaign (`PUT /mms-campaigns/{mms_campaign_id}/cancel`)."""
+    ) -> m.MmsCampaignsCancelData:
+        """Cancel mms campaign (`PUT /mms-campaigns/{mms_campaign_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            mms_campaign_id: ID of MMS Campaign to cancel
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/mms-campaigns/{path_segment(mms_campaign_id)}/cancel",
@@ -236,7 +293,7 @@ class MmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list(
         self,
@@ -257,6 +314,11 @@ class MmsCampaignsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.MmsCampaignsListPage:

@@ -11,9 +11,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["NumbersResource", "NumbersResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _BUY = Operation(
     idempotent=False,
     request_model=m.NumbersBuyRequest,
     response_model=m.NumbersBuyResponse,
+    data_required=True,
 )
 _REGISTER = Operation(
     operation_id="numbers_register",
@@ -81,6 +83,14 @@ class NumbersResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
+            q2: A second search, like q (official spec; undocumented there).
+            excluding_number_type: Leave out numbers of this type (shortcode, tollfree or 10DLC).
+            exclude_10dlc_campaign: True leaves out the numbers that belong to a 10DLC campaign.
         """
 
         async def fetch(page: int, size: int) -> m.NumbersListPage:
@@ -112,18 +122,29 @@ class NumbersResource(BaseResource):
     async def buy(
         self,
         dedicated_number: str,
-        payload: m.NumbersBuyRequest | Mapping[str, Any] | None = None,
+        payload: m.NumbersBuyRequest | p.NumbersBuyRequestParam | None = None,
         *,
         dedicated_number_: str | NotGiven = NOT_GIVEN,
         type_: Literal["sms", "mms"] | NotGiven = NOT_GIVEN,
-        registration_data: m.NumbersBuyRegistrationData | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        registration_data: m.NumbersBuyRegistrationData
+        | p.NumbersBuyRegistrationDataParam
+        | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.NumbersBuyData | None:
+    ) -> m.NumbersBuyData:
         """Buy dedicated number (`POST /numbers/buy/{dedicated_number}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            dedicated_number: Phone number to purchase
+            dedicated_number_: The number to buy, as in the path (the official spec requires it in
+                the body too).
+            type_: The service the number is for (the official spec requires it).
         """
         envelope = await self._client._call(
             _BUY,
@@ -141,13 +162,13 @@ class NumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def register(
         self,
         number_type: str,
         country_code: str,
-        payload: m.NumbersRegisterRequest | Mapping[str, Any] | None = None,
+        payload: m.NumbersRegisterRequest | p.NumbersRegisterRequestParam | None = None,
         *,
         full_name: str | NotGiven = NOT_GIVEN,
         company_name: str | NotGiven = NOT_GIVEN,
@@ -163,7 +184,23 @@ class NumbersResource(BaseResource):
     ) -> dict[str, Any] | None:
         """Register numbers (`POST /numbers/registrations/number-types/{number_type}/country/{country_code}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        Args:
+            number_type: The type of number being registered, e.g. 10dlc.
+            country_code: Two-letter ISO country code, e.g. CA.
+            full_name: Legal full name of the person registering the number (a personal name, not a
+                business name).
+            company_name: Legal business name of the organisation.
+            email: Contact email for the registration.
+            website_url: The business website.
+            sample_message: An example of the messages the number will send.
+            primary_use_case: Main purpose of the number (e.g. Marketing, Notifications,
+                Authentication).
+            company_number: The organisation's support phone number.
+            area_code: Your top 3 area codes, in case the first is not available (e.g. "416, 647,
+                905").
         """
         envelope = await self._client._call(
             _REGISTER,
@@ -210,6 +247,14 @@ class NumbersResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            country: Country code to search
+            search: Your search pattern or query.
+            search_type: Your strategy for searching, 0 = starts with, 1 = anywhere, 2 = ends with.
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.NumbersSearchPage:

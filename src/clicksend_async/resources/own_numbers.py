@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["OwnNumbersResource", "OwnNumbersResourceWithRawResponse"]
 
@@ -22,6 +23,7 @@ _LIST = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.OwnNumbersListResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="own_numbers_get",
@@ -30,6 +32,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.OwnNumbersGetResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="own_numbers_delete",
@@ -38,6 +41,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.OwnNumbersDeleteResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="own_numbers_update",
@@ -46,6 +50,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.OwnNumbersUpdateRequest,
     response_model=m.OwnNumbersUpdateResponse,
+    data_required=True,
 )
 _REQUEST_VERIFICATION = Operation(
     operation_id="own_numbers_request_verification",
@@ -54,6 +59,7 @@ _REQUEST_VERIFICATION = Operation(
     idempotent=False,
     request_model=m.OwnNumbersRequestVerificationRequest,
     response_model=m.OwnNumbersRequestVerificationResponse,
+    data_required=True,
 )
 _VERIFY = Operation(
     operation_id="own_numbers_verify",
@@ -62,6 +68,7 @@ _VERIFY = Operation(
     idempotent=False,
     request_model=m.OwnNumbersVerifyRequest,
     response_model=m.OwnNumbersVerifyResponse,
+    data_required=True,
 )
 
 
@@ -85,8 +92,18 @@ class OwnNumbersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.OwnNumbersListData | None:
-        """List own numbers (`GET /own-numbers`)."""
+    ) -> m.OwnNumbersListData:
+        """List own numbers (`GET /own-numbers`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            offset: The cursor of the page, from _metadata.pagination.next.
+            page_size: Records per page (1 to 500, default 10).
+            filter_status___: Only numbers with these statuses.
+            sort_by: The field to sort by (default created_timestamp).
+            sort_direction: Sort direction (default asc).
+        """
         envelope = await self._client._call(
             _LIST,
             "/own-numbers",
@@ -103,7 +120,7 @@ class OwnNumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -112,8 +129,14 @@ class OwnNumbersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.OwnNumber | None:
-        """Get own number (`GET /own-numbers/{own_number_id}`)."""
+    ) -> m.OwnNumber:
+        """Get own number (`GET /own-numbers/{own_number_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            own_number_id: The own number's id (a UUID).
+        """
         envelope = await self._client._call(
             _GET,
             f"/own-numbers/{path_segment(own_number_id)}",
@@ -121,7 +144,7 @@ class OwnNumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -130,8 +153,14 @@ class OwnNumbersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.OwnNumber | None:
-        """Delete own number (`DELETE /own-numbers/{own_number_id}`)."""
+    ) -> m.OwnNumber:
+        """Delete own number (`DELETE /own-numbers/{own_number_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            own_number_id: The own number's id (a UUID).
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/own-numbers/{path_segment(own_number_id)}",
@@ -139,21 +168,28 @@ class OwnNumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         own_number_id: str,
-        payload: m.OwnNumbersUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.OwnNumbersUpdateRequest | p.OwnNumbersUpdateRequestParam | None = None,
         *,
         label: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.OwnNumber | None:
+    ) -> m.OwnNumber:
         """Update own number (`PATCH /own-numbers/{own_number_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            own_number_id: The own number's id (a UUID).
+            label: Your label for the number (1 to 200 characters).
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -169,11 +205,13 @@ class OwnNumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def request_verification(
         self,
-        payload: m.OwnNumbersRequestVerificationRequest | Mapping[str, Any] | None = None,
+        payload: m.OwnNumbersRequestVerificationRequest
+        | p.OwnNumbersRequestVerificationRequestParam
+        | None = None,
         *,
         label: str | NotGiven = NOT_GIVEN,
         phone_number: str | NotGiven = NOT_GIVEN,
@@ -181,10 +219,18 @@ class OwnNumbersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.OwnNumberVerification | None:
+    ) -> m.OwnNumberVerification:
         """Request own number verification OTP (`POST /own-numbers/verifications`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            label: Your label for the number (1 to 200 characters).
+            phone_number: The phone number to verify.
+            country: Two-letter country code of the number.
         """
         envelope = await self._client._call(
             _REQUEST_VERIFICATION,
@@ -202,12 +248,12 @@ class OwnNumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def verify(
         self,
         verification_id: str,
-        payload: m.OwnNumbersVerifyRequest | Mapping[str, Any] | None = None,
+        payload: m.OwnNumbersVerifyRequest | p.OwnNumbersVerifyRequestParam | None = None,
         *,
         code: str | NotGiven = NOT_GIVEN,
         phone_number: str | NotGiven = NOT_GIVEN,
@@ -215,10 +261,19 @@ class OwnNumbersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.OwnNumberVerification | None:
+    ) -> m.OwnNumberVerification:
         """Verify own number OTP (`POST /own-numbers/verifications/{verification_id}/verify`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            verification_id: The verification's id (a UUID), from the request-verification call.
+            code: The 6-character one-time code.
+            phone_number: The phone number being verified.
+            country: Two-letter country code of the number.
         """
         envelope = await self._client._call(
             _VERIFY,
@@ -236,7 +291,7 @@ class OwnNumbersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class OwnNumbersResourceWithRawResponse:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["PostcardsResource", "PostcardsResourceWithRawResponse"]
 
@@ -24,6 +25,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.PostcardsSendRequest,
     response_model=m.PostcardsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="postcards_price",
@@ -32,6 +34,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.PostcardsPriceRequest,
     response_model=m.PostcardsPriceResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="postcards_cancel",
@@ -40,6 +43,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.PostcardsCancelResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="postcards_history",
@@ -56,6 +60,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.PostcardsExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -69,17 +74,24 @@ class PostcardsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.PostcardsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.PostcardsSendRequest | p.PostcardsSendRequestParam | None = None,
         *,
-        recipients: Sequence[m.PostcardRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        recipients: Sequence[m.PostcardRecipient | p.PostcardRecipientParam] | NotGiven = NOT_GIVEN,
         file_urls: Sequence[str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.PostcardsSendData | None:
+    ) -> m.PostcardsSendData:
         """Send one or more postcards (`POST /post/postcards/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            recipients: The recipients to send (up to 1000 per request).
+            file_urls: Postcard file URLs
         """
         envelope = await self._client._call(
             _SEND,
@@ -96,21 +108,28 @@ class PostcardsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.PostcardsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.PostcardsPriceRequest | p.PostcardsPriceRequestParam | None = None,
         *,
-        recipients: Sequence[m.PostcardRecipient | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        recipients: Sequence[m.PostcardRecipient | p.PostcardRecipientParam] | NotGiven = NOT_GIVEN,
         file_urls: Sequence[str] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.PostcardsPriceData | None:
+    ) -> m.PostcardsPriceData:
         """Calculate price for sending one or more postcards (`POST /post/postcards/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            recipients: The recipients to send (up to 1000 per request).
+            file_urls: Postcard file URLs
         """
         envelope = await self._client._call(
             _PRICE,
@@ -127,7 +146,7 @@ class PostcardsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -136,8 +155,14 @@ class PostcardsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> bool | None:
-        """Cancel scheduled postcard (`PUT /post/postcards/{message_id}/cancel`)."""
+    ) -> bool:
+        """Cancel scheduled postcard (`PUT /post/postcards/{message_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Message ID of the scheduled postcard that is to be cancelled.
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/post/postcards/{path_segment(message_id)}/cancel",
@@ -145,7 +170,7 @@ class PostcardsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -166,6 +191,11 @@ class PostcardsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.PostcardsHistoryPage:
@@ -198,8 +228,14 @@ class PostcardsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.PostcardsExportHistoryData | None:
-        """Export postcard history to a CSV file (`GET /post/postcards/history/export`)."""
+    ) -> m.PostcardsExportHistoryData:
+        """Export postcard history to a CSV file (`GET /post/postcards/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to export to
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/post/postcards/history/export",
@@ -212,7 +248,7 @@ class PostcardsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class PostcardsResourceWithRawResponse:

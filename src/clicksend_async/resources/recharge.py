@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["RechargeResource", "RechargeResourceWithRawResponse"]
 
@@ -24,6 +25,7 @@ _GET_CREDIT_CARD = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.RechargeGetCreditCardResponse,
+    data_required=True,
 )
 _UPDATE_CREDIT_CARD = Operation(
     operation_id="recharge_update_credit_card",
@@ -32,6 +34,7 @@ _UPDATE_CREDIT_CARD = Operation(
     idempotent=True,
     request_model=m.RechargeUpdateCreditCardRequest,
     response_model=m.RechargeUpdateCreditCardResponse,
+    data_required=True,
 )
 _PACKAGES = Operation(
     operation_id="recharge_packages",
@@ -40,6 +43,7 @@ _PACKAGES = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.RechargePackagesResponse,
+    data_required=True,
 )
 _PURCHASE = Operation(
     operation_id="recharge_purchase",
@@ -48,6 +52,7 @@ _PURCHASE = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.RechargePurchaseResponse,
+    data_required=True,
 )
 _TRANSACTIONS = Operation(
     operation_id="recharge_transactions",
@@ -64,6 +69,7 @@ _GET_TRANSACTION = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.RechargeGetTransactionResponse,
+    data_required=True,
 )
 
 
@@ -81,8 +87,11 @@ class RechargeResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.RechargeGetCreditCardData | None:
-        """Get current payment info (`GET /recharge/credit-card`)."""
+    ) -> m.RechargeGetCreditCardData:
+        """Get current payment info (`GET /recharge/credit-card`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _GET_CREDIT_CARD,
             "/recharge/credit-card",
@@ -90,11 +99,13 @@ class RechargeResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update_credit_card(
         self,
-        payload: m.RechargeUpdateCreditCardRequest | Mapping[str, Any] | None = None,
+        payload: m.RechargeUpdateCreditCardRequest
+        | p.RechargeUpdateCreditCardRequestParam
+        | None = None,
         *,
         number: str | NotGiven = NOT_GIVEN,
         expiry_month: int | str | NotGiven = NOT_GIVEN,
@@ -105,10 +116,21 @@ class RechargeResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.RechargeUpdateCreditCardData | None:
+    ) -> m.RechargeUpdateCreditCardData:
         """Update credit card info (`PUT /recharge/credit-card`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            number: Credit card number
+            expiry_month: Expiry month, e.g. 5 or "05".
+            expiry_year: Expiry year, e.g. 2026.
+            cvc: Card verification code; pass a string when it starts with 0.
+            name: Name printed on credit card
+            bank_name: Name of bank that credit card belongs to
         """
         envelope = await self._client._call(
             _UPDATE_CREDIT_CARD,
@@ -129,7 +151,7 @@ class RechargeResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def packages(
         self,
@@ -138,8 +160,14 @@ class RechargeResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.RechargePackagesData | None:
-        """Get list of all packages (`GET /recharge/packages`)."""
+    ) -> m.RechargePackagesData:
+        """Get list of all packages (`GET /recharge/packages`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            country: Two-letter country code (ISO3166)
+        """
         envelope = await self._client._call(
             _PACKAGES,
             "/recharge/packages",
@@ -152,7 +180,7 @@ class RechargeResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def purchase(
         self,
@@ -161,8 +189,14 @@ class RechargeResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.RechargePurchaseData | None:
-        """Purchase a package (`PUT /recharge/purchase/{package_id}`)."""
+    ) -> m.RechargePurchaseData:
+        """Purchase a package (`PUT /recharge/purchase/{package_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            package_id: ID of package to purchase
+        """
         envelope = await self._client._call(
             _PURCHASE,
             f"/recharge/purchase/{path_segment(package_id)}",
@@ -170,7 +204,7 @@ class RechargeResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def transactions(
         self,
@@ -191,6 +225,11 @@ class RechargeResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.RechargeTransactionsPage:
@@ -223,8 +262,14 @@ class RechargeResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.RechargeGetTransactionData | None:
-        """Get specific Transaction (`GET /recharge/transactions/{transaction_id}`)."""
+    ) -> m.RechargeGetTransactionData:
+        """Get specific Transaction (`GET /recharge/transactions/{transaction_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            transaction_id: ID of transaction to retrieve
+        """
         envelope = await self._client._call(
             _GET_TRANSACTION,
             f"/recharge/transactions/{path_segment(transaction_id)}",
@@ -232,7 +277,7 @@ class RechargeResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class RechargeResourceWithRawResponse:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["ResellerAccountsResource", "ResellerAccountsResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.ResellerAccountsCreateRequest,
     response_model=m.ResellerAccountsCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="reseller_accounts_get",
@@ -40,6 +42,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ResellerAccountsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="reseller_accounts_update",
@@ -48,6 +51,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.ResellerAccountsUpdateRequest,
     response_model=m.ResellerAccountsUpdateResponse,
+    data_required=True,
 )
 _TRANSFER_CREDIT = Operation(
     operation_id="reseller_accounts_transfer_credit",
@@ -56,6 +60,7 @@ _TRANSFER_CREDIT = Operation(
     idempotent=False,
     request_model=m.ResellerAccountsTransferCreditRequest,
     response_model=m.ResellerAccountsTransferCreditResponse,
+    data_required=True,
 )
 
 
@@ -86,6 +91,11 @@ class ResellerAccountsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.ResellerAccountsListPage:
@@ -113,7 +123,9 @@ class ResellerAccountsResource(BaseResource):
 
     async def create(
         self,
-        payload: m.ResellerAccountsCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.ResellerAccountsCreateRequest
+        | p.ResellerAccountsCreateRequestParam
+        | None = None,
         *,
         username: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
@@ -126,10 +138,23 @@ class ResellerAccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ResellerAccountsCreateData | None:
+    ) -> m.ResellerAccountsCreateData:
         """Create reseller account (`POST /reseller/accounts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            username: Account username
+            password: Account password (unhashed)
+            user_email: Account email
+            user_phone: Account phone number
+            user_first_name: Account owner first name
+            user_last_name: Account owner last name
+            account_name: Account name (usually company name)
+            country: Country of account holder
         """
         envelope = await self._client._call(
             _CREATE,
@@ -152,7 +177,7 @@ class ResellerAccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -161,8 +186,14 @@ class ResellerAccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ResellerAccountsGetData | None:
-        """Get Reseller clients Account (`GET /reseller/accounts/{client_user_id}`)."""
+    ) -> m.ResellerAccountsGetData:
+        """Get Reseller clients Account (`GET /reseller/accounts/{client_user_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            client_user_id: User ID of client
+        """
         envelope = await self._client._call(
             _GET,
             f"/reseller/accounts/{path_segment(client_user_id)}",
@@ -170,12 +201,14 @@ class ResellerAccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         client_user_id: int | str,
-        payload: m.ResellerAccountsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.ResellerAccountsUpdateRequest
+        | p.ResellerAccountsUpdateRequestParam
+        | None = None,
         *,
         username: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
@@ -188,10 +221,24 @@ class ResellerAccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ResellerAccountsUpdateData | None:
+    ) -> m.ResellerAccountsUpdateData:
         """Update Reseller clients Account (`PUT /reseller/accounts/{client_user_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            client_user_id: User ID of client
+            username: Account username
+            password: Account password (unhashed)
+            user_email: Account email
+            user_phone: Account phone number
+            user_first_name: Account owner first name
+            user_last_name: Account owner last name
+            account_name: Account name (usually company name)
+            country: Country of account holder
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -214,11 +261,13 @@ class ResellerAccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def transfer_credit(
         self,
-        payload: m.ResellerAccountsTransferCreditRequest | Mapping[str, Any] | None = None,
+        payload: m.ResellerAccountsTransferCreditRequest
+        | p.ResellerAccountsTransferCreditRequestParam
+        | None = None,
         *,
         client_user_id: int | str | NotGiven = NOT_GIVEN,
         balance: int | NotGiven = NOT_GIVEN,
@@ -226,10 +275,18 @@ class ResellerAccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ResellerAccountsTransferCreditData | None:
+    ) -> m.ResellerAccountsTransferCreditData:
         """Transfer Credit (`PUT /reseller/transfer-credit`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            client_user_id: User ID of client
+            balance: Balance to transfer
+            currency: Currency of balance to transfer
         """
         envelope = await self._client._call(
             _TRANSFER_CREDIT,
@@ -247,7 +304,7 @@ class ResellerAccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class ResellerAccountsResourceWithRawResponse:

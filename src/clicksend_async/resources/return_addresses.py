@@ -12,9 +12,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["ReturnAddressesResource", "ReturnAddressesResourceWithRawResponse"]
 
@@ -33,6 +34,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.ReturnAddressesCreateRequest,
     response_model=m.ReturnAddressesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="return_addresses_get",
@@ -41,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ReturnAddressesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="return_addresses_update",
@@ -49,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.ReturnAddressesUpdateRequest,
     response_model=m.ReturnAddressesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="return_addresses_delete",
@@ -57,6 +61,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ReturnAddressesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -87,6 +92,11 @@ class ReturnAddressesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.ReturnAddressesListPage:
@@ -114,7 +124,7 @@ class ReturnAddressesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.ReturnAddressesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.ReturnAddressesCreateRequest | p.ReturnAddressesCreateRequestParam | None = None,
         *,
         address_name: str | NotGiven = NOT_GIVEN,
         address_line_1: str | NotGiven = NOT_GIVEN,
@@ -126,10 +136,22 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ReturnAddressesCreateData | None:
+    ) -> m.ReturnAddressesCreateData:
         """Create post return address (`POST /post/return-addresses`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            address_name: Your address name.
+            address_line_1: Your address line 1
+            address_city: Your city
+            address_postal_code: Your postal code
+            address_country: Your country
+            address_line_2: Your address line 2
+            address_state: Your state
         """
         envelope = await self._client._call(
             _CREATE,
@@ -151,7 +173,7 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -160,8 +182,14 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ReturnAddressesGetData | None:
-        """Get specific post return address (`GET /post/return-addresses/{return_address_id}`)."""
+    ) -> m.ReturnAddressesGetData:
+        """Get specific post return address (`GET /post/return-addresses/{return_address_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            return_address_id: Return address ID
+        """
         envelope = await self._client._call(
             _GET,
             f"/post/return-addresses/{path_segment(return_address_id)}",
@@ -169,12 +197,12 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         return_address_id: int | str,
-        payload: m.ReturnAddressesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.ReturnAddressesUpdateRequest | p.ReturnAddressesUpdateRequestParam | None = None,
         *,
         address_name: str | NotGiven = NOT_GIVEN,
         address_line_1: str | NotGiven = NOT_GIVEN,
@@ -186,10 +214,23 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ReturnAddressesUpdateData | None:
+    ) -> m.ReturnAddressesUpdateData:
         """Update post return address (`PUT /post/return-addresses/{return_address_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            return_address_id: Return address ID
+            address_name: Your address name.
+            address_line_1: Your address line 1
+            address_city: Your city
+            address_postal_code: Your postal code
+            address_country: Your country
+            address_line_2: Your address line 2
+            address_state: Your state
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -211,7 +252,7 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -220,8 +261,14 @@ class ReturnAddressesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete specific post return address (`DELETE /post/return-addresses/{return_address_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete specific post return address (`DELETE /post/return-addresses/{return_address_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            return_address_id: Return address ID
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/post/return-addresses/{path_segment(return_address_id)}",
@@ -229,7 +276,7 @@ class ReturnAddressesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class ReturnAddressesResourceWithRawResponse:

@@ -9,9 +9,10 @@ from functools import cached_property
 from typing import Any, Literal
 
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SendersResource", "SendersResourceWithRawResponse"]
 
@@ -22,6 +23,7 @@ _LIST_DEFAULTS = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SendersListDefaultsResponse,
+    data_required=True,
 )
 _CREATE_DEFAULT = Operation(
     operation_id="senders_create_default",
@@ -30,6 +32,7 @@ _CREATE_DEFAULT = Operation(
     idempotent=False,
     request_model=m.SendersCreateDefaultRequest,
     response_model=m.SendersCreateDefaultResponse,
+    data_required=True,
 )
 _GET_DEFAULT = Operation(
     operation_id="senders_get_default",
@@ -38,6 +41,7 @@ _GET_DEFAULT = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SendersGetDefaultResponse,
+    data_required=True,
 )
 _DELETE_DEFAULT = Operation(
     operation_id="senders_delete_default",
@@ -54,6 +58,7 @@ _UPDATE_DEFAULT = Operation(
     idempotent=True,
     request_model=m.SendersUpdateDefaultRequest,
     response_model=m.SendersUpdateDefaultResponse,
+    data_required=True,
 )
 _LIST_COMPLIANT_TYPES = Operation(
     operation_id="senders_list_compliant_types",
@@ -62,6 +67,7 @@ _LIST_COMPLIANT_TYPES = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SendersListCompliantTypesResponse,
+    data_required=True,
 )
 
 
@@ -83,8 +89,17 @@ class SendersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SendersListDefaultsData | None:
-        """List default senders (`GET /senders/default-senders`)."""
+    ) -> m.SendersListDefaultsData:
+        """List default senders (`GET /senders/default-senders`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            offset: The cursor of the page, from next_page_url.
+            per_page: Records per page (1 to 500, default 10).
+            sort_by: The field to sort by (default created_timestamp).
+            sort_direction: Sort direction (default desc).
+        """
         envelope = await self._client._call(
             _LIST_DEFAULTS,
             "/senders/default-senders",
@@ -100,23 +115,30 @@ class SendersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def create_default(
         self,
-        payload: m.SendersCreateDefaultRequest | Mapping[str, Any] | None = None,
+        payload: m.SendersCreateDefaultRequest | p.SendersCreateDefaultRequestParam | None = None,
         *,
         country_code: str | NotGiven = NOT_GIVEN,
         product_type: Literal["SMS"] | NotGiven = NOT_GIVEN,
-        default_sender_strategies: Sequence[m.SenderStrategy | Mapping[str, Any]]
+        default_sender_strategies: Sequence[m.SenderStrategy | p.SenderStrategyParam]
         | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.DefaultSender | None:
+    ) -> m.DefaultSender:
         """Create default sender (`POST /senders/default-senders`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            country_code: The recipient country (ISO 3166-1 alpha-2) the default applies to.
+            default_sender_strategies: Exactly one strategy for now.
         """
         envelope = await self._client._call(
             _CREATE_DEFAULT,
@@ -134,7 +156,7 @@ class SendersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get_default(
         self,
@@ -143,8 +165,14 @@ class SendersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.DefaultSender | None:
-        """Get default sender (`GET /senders/default-senders/{default_sender_id}`)."""
+    ) -> m.DefaultSender:
+        """Get default sender (`GET /senders/default-senders/{default_sender_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            default_sender_id: The default sender's id (a UUID).
+        """
         envelope = await self._client._call(
             _GET_DEFAULT,
             f"/senders/default-senders/{path_segment(default_sender_id)}",
@@ -152,7 +180,7 @@ class SendersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete_default(
         self,
@@ -162,7 +190,11 @@ class SendersResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Delete default sender (`DELETE /senders/default-senders/{default_sender_id}`)."""
+        """Delete default sender (`DELETE /senders/default-senders/{default_sender_id}`).
+
+        Args:
+            default_sender_id: The default sender's id (a UUID).
+        """
         envelope = await self._client._call(
             _DELETE_DEFAULT,
             f"/senders/default-senders/{path_segment(default_sender_id)}",
@@ -175,17 +207,24 @@ class SendersResource(BaseResource):
     async def update_default(
         self,
         default_sender_id: str,
-        payload: m.SendersUpdateDefaultRequest | Mapping[str, Any] | None = None,
+        payload: m.SendersUpdateDefaultRequest | p.SendersUpdateDefaultRequestParam | None = None,
         *,
-        default_sender_strategies: Sequence[m.SenderStrategy | Mapping[str, Any]]
+        default_sender_strategies: Sequence[m.SenderStrategy | p.SenderStrategyParam]
         | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.DefaultSender | None:
+    ) -> m.DefaultSender:
         """Update default sender (`PATCH /senders/default-senders/{default_sender_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            default_sender_id: The default sender's id (a UUID).
+            default_sender_strategies: Exactly one strategy for now.
         """
         envelope = await self._client._call(
             _UPDATE_DEFAULT,
@@ -201,7 +240,7 @@ class SendersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def list_compliant_types(
         self,
@@ -211,8 +250,16 @@ class SendersResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SendersListCompliantTypesData | None:
-        """List compliant sender types (`GET /senders/compliant-sender-types`)."""
+    ) -> m.SendersListCompliantTypesData:
+        """List compliant sender types (`GET /senders/compliant-sender-types`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filter_product_type_: The product (SMS).
+            filter_country_code___: Recipient countries (ISO 3166-1 alpha-2); all countries when not
+                given.
+        """
         envelope = await self._client._call(
             _LIST_COMPLIANT_TYPES,
             "/senders/compliant-sender-types",
@@ -226,7 +273,7 @@ class SendersResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class SendersResourceWithRawResponse:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Literal
+from typing import Literal, cast
 
 from clicksend_async._operation import Operation, path_segment, query_params
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
@@ -23,6 +23,7 @@ _STATISTICS = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ShortUrlsStatisticsResponse,
+    data_required=True,
 )
 _TRACKING = Operation(
     operation_id="short_urls_tracking",
@@ -31,6 +32,7 @@ _TRACKING = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.ShortUrlsTrackingResponse,
+    data_required=True,
 )
 
 
@@ -50,8 +52,15 @@ class ShortUrlsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ShortUrlsStatisticsData | builtins.list[m.ShortUrlStatistics] | None:
-        """Get short URL statistics (`GET /short-url/statistics/{source}/{source_id}`)."""
+    ) -> m.ShortUrlsStatisticsData | builtins.list[m.ShortUrlStatistics]:
+        """Get short URL statistics (`GET /short-url/statistics/{source}/{source_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            source: Where the short URLs were sent from.
+            source_id: The id of the source, e.g. the message id.
+        """
         envelope = await self._client._call(
             _STATISTICS,
             f"/short-url/statistics/{path_segment(source)}/{path_segment(source_id)}",
@@ -59,7 +68,10 @@ class ShortUrlsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        # a union: mypy cannot solve required()'s type variable for it
+        return cast(
+            "m.ShortUrlsStatisticsData | builtins.list[m.ShortUrlStatistics]", envelope.data
+        )
 
     async def tracking(
         self,
@@ -71,8 +83,17 @@ class ShortUrlsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.ShortUrlsTrackingData | None:
-        """Get short URL tracking (`GET /short-url/tracking/{long_url_id}`)."""
+    ) -> m.ShortUrlsTrackingData:
+        """Get short URL tracking (`GET /short-url/tracking/{long_url_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            long_url_id: The long_url_id from the statistics call.
+            offset: The cursor of the page, from next_page_url or prev_page_url.
+            limit: Records per page (up to 100).
+            direction: Page after (forward) or before (backward) the cursor.
+        """
         envelope = await self._client._call(
             _TRACKING,
             f"/short-url/tracking/{path_segment(long_url_id)}",
@@ -87,7 +108,7 @@ class ShortUrlsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class ShortUrlsResourceWithRawResponse:

@@ -14,10 +14,11 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SmsResource", "SmsResourceWithRawResponse"]
 
@@ -28,6 +29,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.SmsSendRequest,
     response_model=m.SmsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="sms_price",
@@ -36,6 +38,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.SmsPriceRequest,
     response_model=m.SmsPriceResponse,
+    data_required=True,
 )
 _RECEIPTS = Operation(
     operation_id="sms_receipts",
@@ -52,6 +55,7 @@ _CREATE_TEST_RECEIPT = Operation(
     idempotent=False,
     request_model=m.SmsCreateTestReceiptRequest,
     response_model=m.SmsCreateTestReceiptResponse,
+    data_required=True,
 )
 _GET_RECEIPT = Operation(
     operation_id="sms_get_receipt",
@@ -60,6 +64,7 @@ _GET_RECEIPT = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsGetReceiptResponse,
+    data_required=True,
 )
 _MARK_RECEIPTS_READ = Operation(
     operation_id="sms_mark_receipts_read",
@@ -84,6 +89,7 @@ _CREATE_TEST_INBOUND = Operation(
     idempotent=False,
     request_model=m.SmsCreateTestInboundRequest,
     response_model=m.SmsCreateTestInboundResponse,
+    data_required=True,
 )
 _MARK_INBOUND_READ = Operation(
     operation_id="sms_mark_inbound_read",
@@ -100,6 +106,7 @@ _MARK_INBOUND_MESSAGE_READ = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsMarkInboundMessageReadResponse,
+    data_required=True,
 )
 _GET_INBOUND = Operation(
     operation_id="sms_get_inbound",
@@ -108,6 +115,7 @@ _GET_INBOUND = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsGetInboundResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="sms_cancel",
@@ -124,6 +132,7 @@ _CANCEL_ALL = Operation(
     idempotent=False,
     request_model=m.SmsCancelAllRequest,
     response_model=m.SmsCancelAllResponse,
+    data_required=True,
 )
 _TEMPLATES = Operation(
     operation_id="sms_templates",
@@ -140,6 +149,7 @@ _CREATE_TEMPLATE = Operation(
     idempotent=False,
     request_model=m.SmsCreateTemplateRequest,
     response_model=m.SmsCreateTemplateResponse,
+    data_required=True,
 )
 _GET_TEMPLATE = Operation(
     operation_id="sms_get_template",
@@ -148,6 +158,7 @@ _GET_TEMPLATE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsGetTemplateResponse,
+    data_required=True,
 )
 _UPDATE_TEMPLATE = Operation(
     operation_id="sms_update_template",
@@ -156,6 +167,7 @@ _UPDATE_TEMPLATE = Operation(
     idempotent=True,
     request_model=m.SmsUpdateTemplateRequest,
     response_model=m.SmsUpdateTemplateResponse,
+    data_required=True,
 )
 _DELETE_TEMPLATE = Operation(
     operation_id="sms_delete_template",
@@ -164,6 +176,7 @@ _DELETE_TEMPLATE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsDeleteTemplateResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="sms_history",
@@ -180,6 +193,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -193,18 +207,27 @@ class SmsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.SmsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsSendRequest | p.SmsSendRequestParam | None = None,
         *,
-        messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.SmsMessage | p.SmsMessageParam] | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | p.SmsSenderParam] | NotGiven = NOT_GIVEN,
         shorten_urls: bool | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsSendData | None:
+    ) -> m.SmsSendData:
         """Send sms message(s) (`POST /sms/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
+            senders: Sender ids per recipient country (official spec); without it the default
+                senders apply.
+            shorten_urls: Shorten the URLs of every message of the request (official spec).
         """
         envelope = await self._client._call(
             _SEND,
@@ -222,22 +245,31 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.SmsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsPriceRequest | p.SmsPriceRequestParam | None = None,
         *,
-        messages: Sequence[m.SmsMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.SmsMessage | p.SmsMessageParam] | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | p.SmsSenderParam] | NotGiven = NOT_GIVEN,
         shorten_urls: bool | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsPriceData | None:
+    ) -> m.SmsPriceData:
         """Calculate sms price (`POST /sms/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
+            senders: Sender ids per recipient country (official spec); without it the default
+                senders apply.
+            shorten_urls: Shorten the URLs of every message of the request (official spec).
         """
         envelope = await self._client._call(
             _PRICE,
@@ -255,7 +287,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def receipts(
         self,
@@ -276,6 +308,11 @@ class SmsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsReceiptsPage:
@@ -303,16 +340,22 @@ class SmsResource(BaseResource):
 
     async def create_test_receipt(
         self,
-        payload: m.SmsCreateTestReceiptRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCreateTestReceiptRequest | p.SmsCreateTestReceiptRequestParam | None = None,
         *,
         url: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCreateTestReceiptData | None:
+    ) -> m.SmsCreateTestReceiptData:
         """Add a delivery receipt (`POST /sms/receipts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            url: Your URL that you want to forward to.
         """
         envelope = await self._client._call(
             _CREATE_TEST_RECEIPT,
@@ -328,7 +371,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get_receipt(
         self,
@@ -337,8 +380,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsGetReceiptData | None:
-        """Get a Specific Delivery Receipt (`GET /sms/receipts/{message_id}`)."""
+    ) -> m.SmsGetReceiptData:
+        """Get a Specific Delivery Receipt (`GET /sms/receipts/{message_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Message ID
+        """
         envelope = await self._client._call(
             _GET_RECEIPT,
             f"/sms/receipts/{path_segment(message_id)}",
@@ -346,11 +395,11 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def mark_receipts_read(
         self,
-        payload: m.SmsMarkReceiptsReadRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsMarkReceiptsReadRequest | p.SmsMarkReceiptsReadRequestParam | None = None,
         *,
         date_before: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
@@ -359,7 +408,11 @@ class SmsResource(BaseResource):
     ) -> builtins.list[Any] | dict[str, Any] | None | None:
         """Mark delivery receipts as read (`PUT /sms/receipts-read`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        Args:
+            date_before: Mark all as read before this timestamp
         """
         envelope = await self._client._call(
             _MARK_RECEIPTS_READ,
@@ -396,6 +449,11 @@ class SmsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsInboundPage:
@@ -423,17 +481,24 @@ class SmsResource(BaseResource):
 
     async def create_test_inbound(
         self,
-        payload: m.SmsCreateTestInboundRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCreateTestInboundRequest | p.SmsCreateTestInboundRequestParam | None = None,
         *,
         url: str | NotGiven = NOT_GIVEN,
         webhook_type: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCreateTestInboundData | None:
+    ) -> m.SmsCreateTestInboundData:
         """Create inbound sms (`POST /sms/inbound`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            url: Your URL that you want to forward to.
+            webhook_type: post (default), get or json, how the inbound SMS is sent to the URL.
         """
         envelope = await self._client._call(
             _CREATE_TEST_INBOUND,
@@ -450,11 +515,11 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def mark_inbound_read(
         self,
-        payload: m.SmsMarkInboundReadRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsMarkInboundReadRequest | p.SmsMarkInboundReadRequestParam | None = None,
         *,
         date_before: datetime | int | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
@@ -463,7 +528,12 @@ class SmsResource(BaseResource):
     ) -> builtins.list[Any] | dict[str, Any] | None | None:
         """Mark inbound SMS as read (`PUT /sms/inbound-read`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        Args:
+            date_before: An optional timestamp - mark all as read before this timestamp. If not
+                given, all messages will be marked as read.
         """
         envelope = await self._client._call(
             _MARK_INBOUND_READ,
@@ -488,8 +558,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> int | None:
-        """Mark specific inbound sms as read (`PUT /sms/inbound-read/{message_id}`)."""
+    ) -> int:
+        """Mark specific inbound sms as read (`PUT /sms/inbound-read/{message_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Mark this message as read
+        """
         envelope = await self._client._call(
             _MARK_INBOUND_MESSAGE_READ,
             f"/sms/inbound-read/{path_segment(message_id)}",
@@ -497,7 +573,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get_inbound(
         self,
@@ -506,8 +582,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsInboundItem | None:
-        """Get a specific inbound SMS (`GET /sms/inbound/{original_message_id}`)."""
+    ) -> m.SmsInboundItem:
+        """Get a specific inbound SMS (`GET /sms/inbound/{original_message_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            original_message_id: The message_id of the outbound message the recipient replied to.
+        """
         envelope = await self._client._call(
             _GET_INBOUND,
             f"/sms/inbound/{path_segment(original_message_id)}",
@@ -515,7 +597,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -525,7 +607,11 @@ class SmsResource(BaseResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[Any] | dict[str, Any] | None | None:
-        """Update scheduled message as cancelled (`PUT /sms/{message_id}/cancel`)."""
+        """Update scheduled message as cancelled (`PUT /sms/{message_id}/cancel`).
+
+        Args:
+            message_id: The message ID you want to cancel
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/sms/{path_segment(message_id)}/cancel",
@@ -537,16 +623,23 @@ class SmsResource(BaseResource):
 
     async def cancel_all(
         self,
-        payload: m.SmsCancelAllRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCancelAllRequest | p.SmsCancelAllRequestParam | None = None,
         *,
         custom_string: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCancelAllData | None:
+    ) -> m.SmsCancelAllData:
         """Update all scheduled message as cancelled (`PUT /sms/cancel-all`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            custom_string: Cancel only the scheduled messages sent with this custom_string (e.g. one
+                SMS campaign's).
         """
         envelope = await self._client._call(
             _CANCEL_ALL,
@@ -562,7 +655,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def templates(
         self,
@@ -583,6 +676,11 @@ class SmsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsTemplatesPage:
@@ -610,17 +708,24 @@ class SmsResource(BaseResource):
 
     async def create_template(
         self,
-        payload: m.SmsCreateTemplateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCreateTemplateRequest | p.SmsCreateTemplateRequestParam | None = None,
         *,
         template_name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCreateTemplateData | None:
+    ) -> m.SmsCreateTemplateData:
         """Create sms template (`POST /sms/templates`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_name: Name of template
+            body: Body of template
         """
         envelope = await self._client._call(
             _CREATE_TEMPLATE,
@@ -637,7 +742,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get_template(
         self,
@@ -646,8 +751,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsTemplatesItem | None:
-        """Get a specific sms template (`GET /sms/templates/{template_id}`)."""
+    ) -> m.SmsTemplatesItem:
+        """Get a specific sms template (`GET /sms/templates/{template_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Template id
+        """
         envelope = await self._client._call(
             _GET_TEMPLATE,
             f"/sms/templates/{path_segment(template_id)}",
@@ -655,22 +766,30 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update_template(
         self,
         template_id: int | str,
-        payload: m.SmsUpdateTemplateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsUpdateTemplateRequest | p.SmsUpdateTemplateRequestParam | None = None,
         *,
         template_name: str | NotGiven = NOT_GIVEN,
         body: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsUpdateTemplateData | None:
+    ) -> m.SmsUpdateTemplateData:
         """Update sms template (`PUT /sms/templates/{template_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Template id
+            template_name: Name of template
+            body: Body of template
         """
         envelope = await self._client._call(
             _UPDATE_TEMPLATE,
@@ -687,7 +806,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete_template(
         self,
@@ -696,8 +815,14 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete sms template (`DELETE /sms/templates/{template_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete sms template (`DELETE /sms/templates/{template_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            template_id: Template id
+        """
         envelope = await self._client._call(
             _DELETE_TEMPLATE,
             f"/sms/templates/{path_segment(template_id)}",
@@ -705,7 +830,7 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -728,6 +853,13 @@ class SmsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsHistoryPage:
@@ -766,8 +898,18 @@ class SmsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsExportHistoryData | None:
-        """Export all sms history (`GET /sms/history/export`)."""
+    ) -> m.SmsExportHistoryData:
+        """Export all sms history (`GET /sms/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to download history as
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            date_from: Only records from this time on (unix seconds).
+            date_to: Only records up to this time (unix seconds).
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/sms/history/export",
@@ -784,12 +926,12 @@ class SmsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_bulk(
         self,
-        messages: Iterable[m.SmsMessage | Mapping[str, Any]]
-        | AsyncIterable[m.SmsMessage | Mapping[str, Any]],
+        messages: Iterable[m.SmsMessage | p.SmsMessageParam | Mapping[str, Any]]
+        | AsyncIterable[m.SmsMessage | p.SmsMessageParam | Mapping[str, Any]],
         *,
         shared: Mapping[str, Any] | None = None,
         checkpoint: str | os.PathLike[str] | Checkpoint | None = None,

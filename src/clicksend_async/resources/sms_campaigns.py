@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SmsCampaignsResource", "SmsCampaignsResourceWithRawResponse"]
 
@@ -25,6 +26,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.SmsCampaignsSendRequest,
     response_model=m.SmsCampaignsSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="sms_campaigns_price",
@@ -33,6 +35,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.SmsCampaignsPriceRequest,
     response_model=m.SmsCampaignsPriceResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="sms_campaigns_get",
@@ -41,6 +44,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsCampaignsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="sms_campaigns_update",
@@ -49,6 +53,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.SmsCampaignsUpdateRequest,
     response_model=m.SmsCampaignsUpdateResponse,
+    data_required=True,
 )
 _CANCEL = Operation(
     operation_id="sms_campaigns_cancel",
@@ -57,6 +62,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.SmsCampaignsCancelResponse,
+    data_required=True,
 )
 _LIST = Operation(
     operation_id="sms_campaigns_list",
@@ -78,7 +84,7 @@ class SmsCampaignsResource(BaseResource):
 
     async def send(
         self,
-        payload: m.SmsCampaignsSendRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCampaignsSendRequest | p.SmsCampaignsSendRequestParam | None = None,
         *,
         list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -87,14 +93,29 @@ class SmsCampaignsResource(BaseResource):
         schedule: datetime | int | NotGiven = NOT_GIVEN,
         url_to_shorten: str | NotGiven = NOT_GIVEN,
         source: str | NotGiven = NOT_GIVEN,
-        senders: Sequence[m.SmsSender | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        senders: Sequence[m.SmsSender | p.SmsSenderParam] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsSendData | None:
+    ) -> m.SmsCampaignsSendData:
         """Send SMS campaign (one list, up to 20,000 recipients) (`POST /sms-campaigns/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
+            url_to_shorten: A URL to shorten; put the literal placeholder 'smsu.io/xxxxx' in the
+                body where the short link goes (URL Shortening section).
+            source: Your method of sending e.g. 'wordpress', 'php', 'c#'.
+            senders: Sender ids per recipient country (official spec); without it the default
+                senders apply.
         """
         envelope = await self._client._call(
             _SEND,
@@ -117,11 +138,11 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.SmsCampaignsPriceRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCampaignsPriceRequest | p.SmsCampaignsPriceRequestParam | None = None,
         *,
         list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -131,10 +152,20 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsPriceData | None:
+    ) -> m.SmsCampaignsPriceData:
         """Calculate price for sms campaign (`POST /sms-campaigns/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
         """
         envelope = await self._client._call(
             _PRICE,
@@ -154,7 +185,7 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -163,8 +194,14 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsGetData | None:
-        """Get specific sms campaign (`GET /sms-campaigns/{sms_campaign_id}`)."""
+    ) -> m.SmsCampaignsGetData:
+        """Get specific sms campaign (`GET /sms-campaigns/{sms_campaign_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            sms_campaign_id: ID of SMS campaign to retrieve
+        """
         envelope = await self._client._call(
             _GET,
             f"/sms-campaigns/{path_segment(sms_campaign_id)}",
@@ -172,12 +209,12 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         sms_campaign_id: int | str,
-        payload: m.SmsCampaignsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsCampaignsUpdateRequest | p.SmsCampaignsUpdateRequestParam | None = None,
         *,
         list_id: int | str | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
@@ -187,10 +224,21 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsUpdateData | None:
+    ) -> m.SmsCampaignsUpdateData:
         """Update sms campaign (`PUT /sms-campaigns/{sms_campaign_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            sms_campaign_id: ID of SMS campaign to update
+            list_id: Your list id.
+            name: Your campaign name.
+            body: Your campaign message.
+            from_: Your sender id
+            schedule: Your schedule timestamp.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -210,7 +258,7 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel(
         self,
@@ -219,8 +267,14 @@ class SmsCampaignsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsCampaignsCancelData | None:
-        """Cancel sms campaign (`PUT /sms-campaigns/{sms_campaign_id}/cancel`)."""
+    ) -> m.SmsCampaignsCancelData:
+        """Cancel sms campaign (`PUT /sms-campaigns/{sms_campaign_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            sms_campaign_id: ID of SMS Campaign to cancel
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/sms-campaigns/{path_segment(sms_campaign_id)}/cancel",
@@ -228,7 +282,7 @@ class SmsCampaignsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def list(
         self,
@@ -251,6 +305,13 @@ class SmsCampaignsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
+            date_from: Only campaigns from this time on (unix seconds).
+            date_to: Only campaigns up to this time (unix seconds).
         """
 
         async def fetch(page: int, size: int) -> m.SmsCampaignsListPage:

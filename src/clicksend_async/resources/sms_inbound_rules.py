@@ -12,9 +12,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SmsInboundRulesResource", "SmsInboundRulesResourceWithRawResponse"]
 
@@ -33,6 +34,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.SmsInboundRulesCreateRequest,
     response_model=m.SmsInboundRulesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="sms_inbound_rules_get",
@@ -41,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsInboundRulesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="sms_inbound_rules_update",
@@ -49,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.SmsInboundRulesUpdateRequest,
     response_model=m.SmsInboundRulesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="sms_inbound_rules_delete",
@@ -57,6 +61,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsInboundRulesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -87,6 +92,11 @@ class SmsInboundRulesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsInboundRulesListPage:
@@ -114,7 +124,7 @@ class SmsInboundRulesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.SmsInboundRulesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsInboundRulesCreateRequest | p.SmsInboundRulesCreateRequestParam | None = None,
         *,
         dedicated_number: str | NotGiven = NOT_GIVEN,
         rule_name: str | NotGiven = NOT_GIVEN,
@@ -128,10 +138,27 @@ class SmsInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsInboundRulesCreateData | None:
+    ) -> m.SmsInboundRulesCreateData:
         """Create new inbound sms automation (`POST /automations/sms/inbound`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            dedicated_number: Dedicated Number. Can be '*' to apply to all numbers.
+            rule_name: Rule Name.
+            message_search_type: Message Search Type: 0=Any message, 1=starts with, 2=contains,
+                3=does not contain.
+            message_search_term: Message search term.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
+            body: The reply text, for the AUTO_REPLY and SMS actions (official spec).
+            webhook_type: Set as post, get, or json to change the format of the request sent.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -155,7 +182,7 @@ class SmsInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -164,8 +191,14 @@ class SmsInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsInboundRulesGetData | None:
-        """Get specific inbound sms automation (`GET /automations/sms/inbound/{inbound_rule_id}`)."""
+    ) -> m.SmsInboundRulesGetData:
+        """Get specific inbound sms automation (`GET /automations/sms/inbound/{inbound_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            inbound_rule_id: Inbound rule id
+        """
         envelope = await self._client._call(
             _GET,
             f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
@@ -173,12 +206,12 @@ class SmsInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         inbound_rule_id: int | str,
-        payload: m.SmsInboundRulesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsInboundRulesUpdateRequest | p.SmsInboundRulesUpdateRequestParam | None = None,
         *,
         dedicated_number: str | NotGiven = NOT_GIVEN,
         rule_name: str | NotGiven = NOT_GIVEN,
@@ -191,10 +224,27 @@ class SmsInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsInboundRulesUpdateData | None:
+    ) -> m.SmsInboundRulesUpdateData:
         """Update inbound sms automation (`PUT /automations/sms/inbound/{inbound_rule_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            inbound_rule_id: Inbound rule id
+            dedicated_number: Dedicated Number. Can be '*' to apply to all numbers.
+            rule_name: Rule Name.
+            message_search_type: Message Search Type: 0=Any message, 1=starts with, 2=contains,
+                3=does not contain.
+            message_search_term: Message search term.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
+            webhook_type: Set as post, get, or json to change the format of the request sent.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -217,7 +267,7 @@ class SmsInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -226,8 +276,14 @@ class SmsInboundRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete inbound sms automation (`DELETE /automations/sms/inbound/{inbound_rule_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete inbound sms automation (`DELETE /automations/sms/inbound/{inbound_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            inbound_rule_id: Inbound rule id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/automations/sms/inbound/{path_segment(inbound_rule_id)}",
@@ -235,7 +291,7 @@ class SmsInboundRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class SmsInboundRulesResourceWithRawResponse:

@@ -12,9 +12,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SmsReceiptRulesResource", "SmsReceiptRulesResourceWithRawResponse"]
 
@@ -33,6 +34,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.SmsReceiptRulesCreateRequest,
     response_model=m.SmsReceiptRulesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="sms_receipt_rules_get",
@@ -41,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsReceiptRulesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="sms_receipt_rules_update",
@@ -49,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.SmsReceiptRulesUpdateRequest,
     response_model=m.SmsReceiptRulesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="sms_receipt_rules_delete",
@@ -57,6 +61,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SmsReceiptRulesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -87,6 +92,11 @@ class SmsReceiptRulesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SmsReceiptRulesListPage:
@@ -114,7 +124,7 @@ class SmsReceiptRulesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.SmsReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsReceiptRulesCreateRequest | p.SmsReceiptRulesCreateRequestParam | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | NotGiven = NOT_GIVEN,
@@ -124,10 +134,22 @@ class SmsReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsReceiptRulesCreateData | None:
+    ) -> m.SmsReceiptRulesCreateData:
         """Create sms delivery receipt automations (`POST /automations/sms/receipts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -147,7 +169,7 @@ class SmsReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -156,8 +178,14 @@ class SmsReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsReceiptRulesGetData | None:
-        """Get specific sms delivery receipt automation (`GET /automations/sms/receipts/{receipt_rule_id}`)."""
+    ) -> m.SmsReceiptRulesGetData:
+        """Get specific sms delivery receipt automation (`GET /automations/sms/receipts/{receipt_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _GET,
             f"/automations/sms/receipts/{path_segment(receipt_rule_id)}",
@@ -165,12 +193,12 @@ class SmsReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         receipt_rule_id: int | str,
-        payload: m.SmsReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.SmsReceiptRulesUpdateRequest | p.SmsReceiptRulesUpdateRequestParam | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | NotGiven = NOT_GIVEN,
@@ -180,10 +208,23 @@ class SmsReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SmsReceiptRulesUpdateData | None:
+    ) -> m.SmsReceiptRulesUpdateData:
         """Update sms delivery receipt automation (`PUT /automations/sms/receipts/{receipt_rule_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -203,7 +244,7 @@ class SmsReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -212,8 +253,14 @@ class SmsReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete sms delivery receipt automation (`DELETE /automations/sms/receipts/{receipt_rule_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete sms delivery receipt automation (`DELETE /automations/sms/receipts/{receipt_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/automations/sms/receipts/{path_segment(receipt_rule_id)}",
@@ -221,7 +268,7 @@ class SmsReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class SmsReceiptRulesResourceWithRawResponse:

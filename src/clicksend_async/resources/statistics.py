@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from clicksend_async._operation import Operation
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
 
@@ -21,6 +21,7 @@ _VOICE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.StatisticsVoiceResponse,
+    data_required=True,
 )
 _SMS = Operation(
     operation_id="statistics_sms",
@@ -29,6 +30,7 @@ _SMS = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.StatisticsSmsResponse,
+    data_required=True,
 )
 
 
@@ -46,8 +48,11 @@ class StatisticsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.StatisticsVoiceData | None:
-        """Get voice statistics (`GET /statistics/voice`)."""
+    ) -> m.StatisticsVoiceData:
+        """Get voice statistics (`GET /statistics/voice`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _VOICE,
             "/statistics/voice",
@@ -55,7 +60,7 @@ class StatisticsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def sms(
         self,
@@ -63,8 +68,11 @@ class StatisticsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.StatisticsSmsData | None:
-        """Get sms statistics (`GET /statistics/sms`)."""
+    ) -> m.StatisticsSmsData:
+        """Get sms statistics (`GET /statistics/sms`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _SMS,
             "/statistics/sms",
@@ -72,7 +80,7 @@ class StatisticsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class StatisticsResourceWithRawResponse:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["SubaccountsResource", "SubaccountsResourceWithRawResponse"]
 
@@ -32,6 +33,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.SubaccountsCreateRequest,
     response_model=m.SubaccountsCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="subaccounts_get",
@@ -40,6 +42,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SubaccountsGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="subaccounts_update",
@@ -48,6 +51,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.SubaccountsUpdateRequest,
     response_model=m.SubaccountsUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="subaccounts_delete",
@@ -56,6 +60,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SubaccountsDeleteResponse,
+    data_required=True,
 )
 _REGEN_API_KEY = Operation(
     operation_id="subaccounts_regen_api_key",
@@ -64,6 +69,7 @@ _REGEN_API_KEY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.SubaccountsRegenApiKeyResponse,
+    data_required=True,
 )
 
 
@@ -94,6 +100,11 @@ class SubaccountsResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.SubaccountsListPage:
@@ -121,7 +132,7 @@ class SubaccountsResource(BaseResource):
 
     async def create(
         self,
-        payload: m.SubaccountsCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.SubaccountsCreateRequest | p.SubaccountsCreateRequestParam | None = None,
         *,
         api_username: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
@@ -141,10 +152,31 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsCreateData | None:
+    ) -> m.SubaccountsCreateData:
         """Create new subaccount (`POST /subaccounts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            api_username: Your new api username.
+            password: Your new password
+            email: Your new email.
+            phone_number: Your phone number in E.164 format.
+            first_name: Your firstname
+            last_name: Your lastname
+            access_users: Flag value must be 1 for yes or 0 for no.
+            access_billing: Flag value must be 1 for yes or 0 for no.
+            access_reporting: Flag value must be 1 for yes or 0 for no.
+            access_contacts: Flag value must be 1 for yes or 0 for no.
+            access_settings: Flag value must be 1 for yes or 0 for no.
+            access_smpp: Flag value must be 1 for yes or 0 for no.
+            sms_deidentify_message: 1 hides the message text of this subaccount's SMS in reports
+                (official spec).
+            notes: Notes about the subaccount.
+            user_id: The user the subaccount belongs to (official spec).
         """
         envelope = await self._client._call(
             _CREATE,
@@ -174,7 +206,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -183,8 +215,14 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsGetData | None:
-        """Get specific subaccount (`GET /subaccounts/{subaccount_id}`)."""
+    ) -> m.SubaccountsGetData:
+        """Get specific subaccount (`GET /subaccounts/{subaccount_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to get
+        """
         envelope = await self._client._call(
             _GET,
             f"/subaccounts/{path_segment(subaccount_id)}",
@@ -192,12 +230,12 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         subaccount_id: int | str,
-        payload: m.SubaccountsUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.SubaccountsUpdateRequest | p.SubaccountsUpdateRequestParam | None = None,
         *,
         api_username: str | NotGiven = NOT_GIVEN,
         password: str | NotGiven = NOT_GIVEN,
@@ -222,10 +260,27 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsUpdateData | None:
+    ) -> m.SubaccountsUpdateData:
         """Update subaccount (`PUT /subaccounts/{subaccount_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to update
+            api_username: Your new api username.
+            password: Your new password
+            email: Your new email.
+            phone_number: Your phone number in E.164 format.
+            first_name: Your firstname
+            last_name: Your lastname
+            access_users: Flag value must be 1 for yes or 0 for no.
+            access_billing: Flag value must be 1 for yes or 0 for no.
+            access_reporting: Flag value must be 1 for yes or 0 for no.
+            access_contacts: Flag value must be 1 for yes or 0 for no.
+            access_settings: Flag value must be 1 for yes or 0 for no.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -260,7 +315,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -269,8 +324,14 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> bool | None:
-        """Delete a subaccount (`DELETE /subaccounts/{subaccount_id}`)."""
+    ) -> bool:
+        """Delete a subaccount (`DELETE /subaccounts/{subaccount_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to delete
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/subaccounts/{path_segment(subaccount_id)}",
@@ -278,7 +339,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def regen_api_key(
         self,
@@ -287,8 +348,14 @@ class SubaccountsResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.SubaccountsRegenApiKeyData | None:
-        """Regenerate an API Key (`PUT /subaccounts/{subaccount_id}/regen-api-key`)."""
+    ) -> m.SubaccountsRegenApiKeyData:
+        """Regenerate an API Key (`PUT /subaccounts/{subaccount_id}/regen-api-key`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            subaccount_id: ID of subaccount to regenerate API key for
+        """
         envelope = await self._client._call(
             _REGEN_API_KEY,
             f"/subaccounts/{path_segment(subaccount_id)}/regen-api-key",
@@ -296,7 +363,7 @@ class SubaccountsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class SubaccountsResourceWithRawResponse:

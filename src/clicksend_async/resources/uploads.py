@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
 
 from clicksend_async._operation import Operation, build_body, query_params
-from clicksend_async._resource import BaseResource, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["UploadsResource", "UploadsResourceWithRawResponse"]
 
@@ -22,6 +22,7 @@ _UPLOAD = Operation(
     idempotent=False,
     request_model=m.UploadsUploadRequest,
     response_model=m.UploadsUploadResponse,
+    data_required=True,
 )
 
 
@@ -35,17 +36,23 @@ class UploadsResource(BaseResource):
 
     async def upload(
         self,
-        payload: m.UploadsUploadRequest | Mapping[str, Any] | None = None,
+        payload: m.UploadsUploadRequest | p.UploadsUploadRequestParam | None = None,
         *,
         convert: str | NotGiven = NOT_GIVEN,
         content: str | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.UploadsUploadData | None:
+    ) -> m.UploadsUploadData:
         """Upload / convert a file (base64 JSON or multipart/form-data) (`POST /uploads`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            content: Base64-encoded file contents
         """
         envelope = await self._client._call(
             _UPLOAD,
@@ -66,7 +73,7 @@ class UploadsResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class UploadsResourceWithRawResponse:

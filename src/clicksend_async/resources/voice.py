@@ -14,10 +14,11 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["VoiceResource", "VoiceResourceWithRawResponse"]
 
@@ -28,6 +29,7 @@ _SEND = Operation(
     idempotent=False,
     request_model=m.VoiceSendRequest,
     response_model=m.VoiceSendResponse,
+    data_required=True,
 )
 _PRICE = Operation(
     operation_id="voice_price",
@@ -36,6 +38,7 @@ _PRICE = Operation(
     idempotent=True,
     request_model=m.VoicePriceRequest,
     response_model=m.VoicePriceResponse,
+    data_required=True,
 )
 _LANGUAGES = Operation(
     operation_id="voice_languages",
@@ -44,6 +47,7 @@ _LANGUAGES = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.VoiceLanguagesResponse,
+    data_required=True,
 )
 _RECEIPTS = Operation(
     operation_id="voice_receipts",
@@ -60,6 +64,7 @@ _CANCEL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.VoiceCancelResponse,
+    data_required=True,
 )
 _CANCEL_ALL = Operation(
     operation_id="voice_cancel_all",
@@ -68,6 +73,7 @@ _CANCEL_ALL = Operation(
     idempotent=False,
     request_model=None,
     response_model=m.VoiceCancelAllResponse,
+    data_required=True,
 )
 _HISTORY = Operation(
     operation_id="voice_history",
@@ -84,6 +90,7 @@ _EXPORT_HISTORY = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.VoiceExportHistoryResponse,
+    data_required=True,
 )
 
 
@@ -97,16 +104,22 @@ class VoiceResource(BaseResource):
 
     async def send(
         self,
-        payload: m.VoiceSendRequest | Mapping[str, Any] | None = None,
+        payload: m.VoiceSendRequest | p.VoiceSendRequestParam | None = None,
         *,
-        messages: Sequence[m.VoiceMessage | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.VoiceMessage | p.VoiceMessageParam] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceSendData | None:
+    ) -> m.VoiceSendData:
         """Send voice message(s) (`POST /voice/send`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
         """
         envelope = await self._client._call(
             _SEND,
@@ -122,20 +135,26 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def price(
         self,
-        payload: m.VoicePriceRequest | Mapping[str, Any] | None = None,
+        payload: m.VoicePriceRequest | p.VoicePriceRequestParam | None = None,
         *,
-        messages: Sequence[m.VoiceMessage2 | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        messages: Sequence[m.VoiceMessage2 | p.VoiceMessage2Param] | NotGiven = NOT_GIVEN,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoicePriceData | None:
+    ) -> m.VoicePriceData:
         """Calculate voice price (`POST /voice/price`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            messages: The messages to send (up to 1000 per request).
         """
         envelope = await self._client._call(
             _PRICE,
@@ -151,7 +170,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def languages(
         self,
@@ -159,8 +178,11 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[m.VoiceLanguagesDataItem] | None:
-        """Get all voice languages (`GET /voice/lang`)."""
+    ) -> builtins.list[m.VoiceLanguagesDataItem]:
+        """Get all voice languages (`GET /voice/lang`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _LANGUAGES,
             "/voice/lang",
@@ -168,7 +190,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def receipts(
         self,
@@ -189,6 +211,11 @@ class VoiceResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.VoiceReceiptsPage:
@@ -221,8 +248,14 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Update voice message status as cancelled (`PUT /voice/{message_id}/cancel`)."""
+    ) -> builtins.list[Any]:
+        """Update voice message status as cancelled (`PUT /voice/{message_id}/cancel`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            message_id: Your voice message id
+        """
         envelope = await self._client._call(
             _CANCEL,
             f"/voice/{path_segment(message_id)}/cancel",
@@ -230,7 +263,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def cancel_all(
         self,
@@ -238,8 +271,11 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceCancelAllData | None:
-        """Update all voice messages as cancelled (`PUT /voice/cancel-all`)."""
+    ) -> m.VoiceCancelAllData:
+        """Update all voice messages as cancelled (`PUT /voice/cancel-all`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+        """
         envelope = await self._client._call(
             _CANCEL_ALL,
             "/voice/cancel-all",
@@ -247,7 +283,7 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     def history(
         self,
@@ -270,6 +306,13 @@ class VoiceResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            date_from: Start date (Unix Timestamp e.g. 1436849372)
+            date_to: End date (Unix Timestamp e.g. 1436879372)
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.VoiceHistoryPage:
@@ -308,8 +351,18 @@ class VoiceResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceExportHistoryData | None:
-        """Export voice history (`GET /voice/history/export`)."""
+    ) -> m.VoiceExportHistoryData:
+        """Export voice history (`GET /voice/history/export`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            filename: Filename to export to
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            date_from: Only records from this time on (unix seconds).
+            date_to: Only records up to this time (unix seconds).
+        """
         envelope = await self._client._call(
             _EXPORT_HISTORY,
             "/voice/history/export",
@@ -326,12 +379,12 @@ class VoiceResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def send_bulk(
         self,
-        messages: Iterable[m.VoiceMessage | Mapping[str, Any]]
-        | AsyncIterable[m.VoiceMessage | Mapping[str, Any]],
+        messages: Iterable[m.VoiceMessage | p.VoiceMessageParam | Mapping[str, Any]]
+        | AsyncIterable[m.VoiceMessage | p.VoiceMessageParam | Mapping[str, Any]],
         *,
         shared: Mapping[str, Any] | None = None,
         checkpoint: str | os.PathLike[str] | Checkpoint | None = None,

@@ -12,9 +12,10 @@ from typing import Any, Literal
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
 from clicksend_async._pagination import AsyncPaginator, as_page
-from clicksend_async._resource import BaseResource, to_raw_page_response, to_raw_response
+from clicksend_async._resource import BaseResource, required, to_raw_page_response, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+from clicksend_async.models import params as p
 
 __all__ = ["VoiceReceiptRulesResource", "VoiceReceiptRulesResourceWithRawResponse"]
 
@@ -33,6 +34,7 @@ _CREATE = Operation(
     idempotent=False,
     request_model=m.VoiceReceiptRulesCreateRequest,
     response_model=m.VoiceReceiptRulesCreateResponse,
+    data_required=True,
 )
 _GET = Operation(
     operation_id="voice_receipt_rules_get",
@@ -41,6 +43,7 @@ _GET = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.VoiceReceiptRulesGetResponse,
+    data_required=True,
 )
 _UPDATE = Operation(
     operation_id="voice_receipt_rules_update",
@@ -49,6 +52,7 @@ _UPDATE = Operation(
     idempotent=True,
     request_model=m.VoiceReceiptRulesUpdateRequest,
     response_model=m.VoiceReceiptRulesUpdateResponse,
+    data_required=True,
 )
 _DELETE = Operation(
     operation_id="voice_receipt_rules_delete",
@@ -57,6 +61,7 @@ _DELETE = Operation(
     idempotent=True,
     request_model=None,
     response_model=m.VoiceReceiptRulesDeleteResponse,
+    data_required=True,
 )
 
 
@@ -87,6 +92,11 @@ class VoiceReceiptRulesResource(BaseResource):
         `await` the result for one page, `async for` it for every item, `.pages()` for pages.
         `limit` is the page size (default 100, the API maximum); `prefetch` pages are requested
         ahead while you iterate (1: one after another).
+
+        Args:
+            q: Search, case-insensitive: field:value,field2:value.
+            order_by: Sort: field:asc or field:desc.
+            operator: How q terms combine (default AND).
         """
 
         async def fetch(page: int, size: int) -> m.VoiceReceiptRulesListPage:
@@ -114,7 +124,9 @@ class VoiceReceiptRulesResource(BaseResource):
 
     async def create(
         self,
-        payload: m.VoiceReceiptRulesCreateRequest | Mapping[str, Any] | None = None,
+        payload: m.VoiceReceiptRulesCreateRequest
+        | p.VoiceReceiptRulesCreateRequestParam
+        | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | NotGiven = NOT_GIVEN,
@@ -124,10 +136,22 @@ class VoiceReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceReceiptRulesCreateData | None:
+    ) -> m.VoiceReceiptRulesCreateData:
         """Create voice delivery receipt automations (`POST /automations/voice/receipts`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _CREATE,
@@ -147,7 +171,7 @@ class VoiceReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def get(
         self,
@@ -156,8 +180,14 @@ class VoiceReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceReceiptRulesGetData | None:
-        """Get specific voice delivery receipt automation (`GET /automations/voice/receipts/{receipt_rule_id}`)."""
+    ) -> m.VoiceReceiptRulesGetData:
+        """Get specific voice delivery receipt automation (`GET /automations/voice/receipts/{receipt_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _GET,
             f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
@@ -165,12 +195,14 @@ class VoiceReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def update(
         self,
         receipt_rule_id: int | str,
-        payload: m.VoiceReceiptRulesUpdateRequest | Mapping[str, Any] | None = None,
+        payload: m.VoiceReceiptRulesUpdateRequest
+        | p.VoiceReceiptRulesUpdateRequestParam
+        | None = None,
         *,
         rule_name: str | NotGiven = NOT_GIVEN,
         match_type: int | NotGiven = NOT_GIVEN,
@@ -180,10 +212,23 @@ class VoiceReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> m.VoiceReceiptRulesUpdateData | None:
+    ) -> m.VoiceReceiptRulesUpdateData:
         """Update voice delivery receipt automation (`PUT /automations/voice/receipts/{receipt_rule_id}`).
 
-        Pass the body as a model or dict (`payload`), as keyword fields, or both (fields win).
+        Pass the body as a model or a dict (`payload`), as keyword fields, or both (fields
+        win). A dict is checked key by key against its TypedDict by a type checker.
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+            rule_name: Rule Name.
+            match_type: Match Type. 0=All reports.
+            action: Action to be taken (AUTO_REPLY, EMAIL_USER, EMAIL_FIXED, URL, SMS, POLL,
+                GROUP_SMS, MOVE_CONTACT, CREATE_CONTACT, CREATE_CONTACT_PLUS_EMAIL,
+                CREATE_CONTACT_PLUS_NAME_EMAIL, CREATE_CONTACT_PLUS_NAME, SMPP, NONE).
+            action_address: Action address.
+            enabled: Enabled: Disabled=0 or Enabled=1.
         """
         envelope = await self._client._call(
             _UPDATE,
@@ -203,7 +248,7 @@ class VoiceReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
     async def delete(
         self,
@@ -212,8 +257,14 @@ class VoiceReceiptRulesResource(BaseResource):
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[Any] | None:
-        """Delete voice delivery receipt automation (`DELETE /automations/voice/receipts/{receipt_rule_id}`)."""
+    ) -> builtins.list[Any]:
+        """Delete voice delivery receipt automation (`DELETE /automations/voice/receipts/{receipt_rule_id}`).
+
+        An answer without its `data` raises `errors.MissingDataError`.
+
+        Args:
+            receipt_rule_id: Receipt rule id
+        """
         envelope = await self._client._call(
             _DELETE,
             f"/automations/voice/receipts/{path_segment(receipt_rule_id)}",
@@ -221,7 +272,7 @@ class VoiceReceiptRulesResource(BaseResource):
             max_retries=max_retries,
             extra_headers=extra_headers,
         )
-        return envelope.data
+        return required(envelope.data)
 
 
 class VoiceReceiptRulesResourceWithRawResponse:

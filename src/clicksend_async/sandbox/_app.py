@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, unquote
 
 import anyio
 import httpx
+import sniffio
 
 from clicksend_async._client import AsyncClickSend
 from clicksend_async.sandbox import _directory  # noqa: F401  (registers its handlers)
@@ -118,10 +119,12 @@ class Sandbox:
         self._script = deque(self.config.fault_script or ())
         self._tokens = float(self.config.rate_limit_burst or math.ceil(self.config.rate_limit or 1))
         self._refilled = time.monotonic()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[_Push] = set()  # webhook pushes scheduled and not finished
         self._push_client: httpx.AsyncClient | None = None
         self.voximplant = CallHistory(
-            self.config.voximplant_sessions, self.config.voximplant_account_id
+            self.config.voximplant_sessions,
+            self.config.voximplant_account_id,
+            self.config.voximplant_history_end,
         )
 
     # -- tables -----------------------------------------------------------------------------------
@@ -323,7 +326,10 @@ class Sandbox:
                     receipt_delay=self.config.receipt_delay,
                     push=self._push,
                 )
-                content = envelope(await handler(request), msg="Here is your data.")
+                data = await handler(request)
+                if data is None:  # the handler changed the state; the docs show the answer
+                    data = (self.examples.get(operation.operation_id) or {}).get("data")
+                content = envelope(data, msg="Here is your data.")
         except ApiError as error:
             return (
                 error.status,
@@ -405,17 +411,29 @@ class Sandbox:
         target = url or self.config.webhook_url
         if not target:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self._deliver(kind, payload, target, delay))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        push = _Push()
+        self._tasks.add(push)
+
+        async def deliver() -> None:
+            try:
+                with push.scope:
+                    await self._deliver(kind, payload, target, delay)
+            finally:
+                self._tasks.discard(push)
+                push.done.set()
+
+        # A push outlives the request that scheduled it, so it cannot live in a task group of
+        # that request: it is a detached task of whichever event loop runs the emulator.
+        if sniffio.current_async_library() == "trio":
+            import trio
+
+            trio.lowlevel.spawn_system_task(deliver)
+        else:
+            push.task = asyncio.get_running_loop().create_task(deliver())
 
     async def _deliver(self, kind: str, payload: dict[str, Any], url: str, delay: float) -> None:
         if delay > 0:
-            await asyncio.sleep(delay)
+            await anyio.sleep(delay)
         event = parse_webhook(payload)
         if self.config.webhook_encoding == "form":
             body, content_type = webhook_body(event, encoding="form")
@@ -431,18 +449,23 @@ class Sandbox:
             record["status"] = response.status_code
         except httpx.HTTPError as exc:
             record["error"] = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a detached task must never crash the event loop (trio)
+            record["error"] = f"{type(exc).__name__}: {exc}"
         self.pushed.append(record)
 
     async def wait_for_pushes(self, timeout: float = 10.0) -> None:
         """Wait until every scheduled webhook push has been attempted."""
         with anyio.fail_after(timeout):
             while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                await next(iter(self._tasks)).done.wait()
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Cancel the pushes still pending and close the push client (asyncio or trio)."""
+        pending = list(self._tasks)
+        for push in pending:
+            push.scope.cancel()
+        for push in pending:
+            await push.done.wait()
         if self._push_client is not None:
             await self._push_client.aclose()
             self._push_client = None
@@ -477,6 +500,17 @@ class Sandbox:
         return 200, json.dumps(self.voximplant.answer(query)).encode(), {}
 
 
+class _Push:
+    """One scheduled webhook push: its cancel scope and a "finished" event (any backend)."""
+
+    __slots__ = ("done", "scope", "task")
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope()
+        self.done = anyio.Event()
+        self.task: asyncio.Task[None] | None = None  # asyncio keeps only weak refs to tasks
+
+
 class SandboxTransport(httpx.AsyncBaseTransport):
     """httpx → the emulator in-process (no sockets). A dropped-connection fault becomes
     ``httpx.RemoteProtocolError`` and the read timeout is enforced, as over a real socket."""
@@ -507,9 +541,17 @@ class SandboxTransport(httpx.AsyncBaseTransport):
 async def serve_in_background(
     sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[str]:
-    """Run the emulator as a real HTTP server in this event loop; yields its base URL."""
+    """Run the emulator as a real HTTP server in this event loop; yields its base URL.
+
+    asyncio only (uvicorn); under trio use the in-process client or ``clicksend sandbox``.
+    """
     import uvicorn
 
+    if sniffio.current_async_library() != "asyncio":
+        raise RuntimeError(
+            "serve_in_background runs uvicorn, which needs asyncio; under trio use "
+            "Sandbox().client() (in-process) or a `clicksend sandbox` server"
+        )
     _quiet_drops()
     config = uvicorn.Config(sandbox, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # The docs' test accounts share this key: `nocredit`, `notactive`, `banned`.
 DOCS_TEST_KEY = "D83DED51-9E35-4D42-9BB9-0E34B7CA85AE"
@@ -36,6 +37,9 @@ class SandboxConfig:
     webhook_encoding: str = "json"  # json | form
     seed: int | None = None  # for reproducible faults
     voximplant_sessions: int = 1000
+    # When the newest synthetic call session starts (aware); None: a minute before the emulator
+    # was made, so the history is always "recent". Pin it for reproducible dates.
+    voximplant_history_end: datetime | None = None
     voximplant_public_key: str | None = None  # PEM; when set, Voximplant JWTs are verified
     voximplant_account_id: int = 1
     extra_credentials: dict[str, str] = field(default_factory=dict)

@@ -436,3 +436,9 @@ async def mark_inbound_message_read(request: Request) -> Any:
         raise ApiError(404, "NOT_FOUND", "inbound message not found")
     message.read = True
     return True
+
+
+@handles("email_campaigns_export_history")
+async def export_history(request: Request) -> Any:
+    # The docs show no example answer; the spec's ExportData is a temporary download URL.
+    return {"url": f"https://sandbox.invalid/exports/{request.operation_id}.csv"}

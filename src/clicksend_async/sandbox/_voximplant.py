@@ -1,5 +1,8 @@
 """The emulator's GetCallHistory: a synthetic, deterministic call history of configurable size,
-with the real API's limits (count <= 1000, offset <= 10000) and JWT verification."""
+with the real API's limits (count <= 1000, offset <= 10000) and JWT verification.
+
+The history is recent: its newest session starts a minute before the emulator was made (or at
+``SandboxConfig.voximplant_history_end``), so "the last day" finds every session."""
 
 from __future__ import annotations
 
@@ -9,21 +12,27 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
-HISTORY_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SESSIONS_PER_SECOND = 3  # several sessions share a second, as on a busy account
+NEWEST_AGE = timedelta(minutes=1)  # the newest session started this long before "now"
 
 
 class CallHistory:
-    def __init__(self, size: int, account_id: int) -> None:
+    def __init__(self, size: int, account_id: int, end: datetime | None = None) -> None:
         self.size = size
         self.account_id = account_id
+        newest = end if end is not None else datetime.now(timezone.utc) - NEWEST_AGE
+        if newest.tzinfo is None:
+            raise ValueError("voximplant_history_end must be an aware datetime (e.g. UTC)")
+        newest = newest.astimezone(timezone.utc).replace(microsecond=0)
+        last_second = max(size - 1, 0) // SESSIONS_PER_SECOND
+        self.start = newest - timedelta(seconds=last_second)  # the oldest session's start
 
     @cached_property
     def _dates(self) -> list[str]:
         return [self.start_of(i) for i in range(self.size)]
 
     def start_of(self, index: int) -> str:
-        moment = HISTORY_START + timedelta(seconds=index // SESSIONS_PER_SECOND)
+        moment = self.start + timedelta(seconds=index // SESSIONS_PER_SECOND)
         return moment.strftime("%Y-%m-%d %H:%M:%S")
 
     def session(self, index: int, *, calls: bool, records: bool, other: bool) -> dict[str, Any]:

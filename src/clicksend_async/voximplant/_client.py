@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from clicksend_async import _constants, errors
 from clicksend_async._base_client import ClientBase, RetryLater
+from clicksend_async._observe import EventHooks
 from clicksend_async._pagination import AsyncPaginator
 from clicksend_async._response import decode_json
 from clicksend_async._transport import RawResponse
@@ -91,6 +92,9 @@ class AsyncVoximplant(ClientBase):
         max_retry_after: float = _constants.DEFAULT_MAX_RETRY_AFTER,
         adaptive_rate_limit: bool = True,
         max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        event_hooks: EventHooks | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -129,6 +133,9 @@ class AsyncVoximplant(ClientBase):
             http_client=http_client,
             adaptive_rate_limit=adaptive_rate_limit,
             max_response_bytes=max_response_bytes,
+            proxy=proxy,
+            trust_env=trust_env,
+            event_hooks=event_hooks,
         )
 
     @classmethod
