@@ -31,7 +31,9 @@ CORE = {
     "_base_client",
     "_resource",
 }
-FEATURES = ("bulk", "webhooks", "voximplant", "sandbox", "cli", "redis_limiter")
+FEATURES = (
+    "bulk", "webhooks", "voximplant", "sandbox", "cli", "redis_limiter", "redis_checkpoint",
+)  # fmt: skip
 
 
 def module_name(path: Path) -> str:

@@ -114,4 +114,5 @@ EXPECTED = {
     "parse_webhook(": "SmsDeliveryReceiptWebhook Delivered 2015-08-10 02:33:01+00:00",
     "SmsHistoryResponse": "",
     "RedisRateBackend(REDIS_URL)": "2 workers, 20 sends in",
+    "RedisCheckpoint(REDIS_URL": "sent twice: 0",
 }
