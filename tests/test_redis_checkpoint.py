@@ -232,3 +232,25 @@ def test_redis_unreachable_is_a_typed_error_before_sending() -> None:
 def test_a_bad_campaign_id_is_a_typed_error(campaign: str) -> None:
     with pytest.raises(errors.ClickSendError, match="campaign"):
         RedisCheckpoint("redis://127.0.0.1:1/0", campaign=campaign)
+
+
+async def test_a_failed_chunk_is_sent_again_by_a_later_worker_and_the_report_says_so(
+    redis: RedisServer,
+) -> None:
+    # The second request gets a 429 whose Retry-After is past the client's ceiling: provably
+    # not processed, so `failed`.
+    sandbox = Sandbox(fault_script=[None, "http_429"])
+    async with AsyncClickSend.sandbox(sandbox, max_retries=0, max_retry_after=0.5) as cs:
+        with RedisCheckpoint(redis.url, campaign="failed") as store:
+            first = await cs.sms.send_bulk(
+                numbers(300), checkpoint=store, chunk_size=100, max_chunks_in_flight=1
+            )
+            assert first.counts["failed"] == 100 and first.counts["accepted"] == 200
+            merged = store.report()
+            assert merged.counts["failed"] == 100 and merged.consistent
+            later = await cs.sms.send_bulk(numbers(300), checkpoint=store, chunk_size=100)
+            assert later.requests == 1 and later.counts["accepted"] == 300
+            merged = store.report()  # the part that resent it supersedes the failed one
+    every_message_once(merged, 300)
+    assert merged.counts["accepted"] == 300 and merged.counts["failed"] == 0
+    assert sandbox.state.duplicates == 0 and len(sandbox.state.messages) == 300
