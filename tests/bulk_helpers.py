@@ -28,6 +28,7 @@ def buckets(report: BulkReport) -> dict[int, str]:
         "unknown": [m for f in report.unknown for m in f.messages],
         "safe_to_resend": report.safe_to_resend,
         "not_sent": report.not_sent,
+        "claimed_elsewhere": report.claimed_elsewhere,
     }
     for name, outcomes in groups.items():
         for outcome in outcomes:

@@ -32,7 +32,9 @@ CORE = {
     "_resource",
     "_observe",
 }
-FEATURES = ("bulk", "webhooks", "voximplant", "sandbox", "cli", "redis_limiter")
+FEATURES = (
+    "bulk", "webhooks", "voximplant", "sandbox", "cli", "redis_limiter", "redis_checkpoint",
+)  # fmt: skip
 
 
 def module_name(path: Path) -> str:

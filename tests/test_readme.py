@@ -119,6 +119,7 @@ EXPECTED = {
     "SmsHistoryResponse": "",
     "RedisRateBackend(REDIS_URL)": "2 workers, 20 sends in",
     "on_request": "-> GET /account attempt 1\n<- 200",
+    "RedisCheckpoint(REDIS_URL": "sent twice: 0",
 }
 
 

@@ -36,12 +36,8 @@ keys of one account atomically):
 
     <namespace>:{<account>}:limiter     HASH  bucket, pause, pace (this module)
 
-and, planned for chunk claiming of one ``send_bulk`` campaign by N workers (not written yet):
-
-    <namespace>:{<account>}:run:<campaign>:meta     HASH  input fingerprint, chunk size/count
-    <namespace>:{<account>}:run:<campaign>:chunks   HASH  chunk -> in-flight <worker> <TIME> |
-                                                          done <outcome> | unknown
-    <namespace>:{<account>}:run:<campaign>:workers  HASH  worker -> heartbeat <TIME>
+(the chunk claims of one ``send_bulk`` campaign by N workers are keyed per campaign:
+:mod:`clicksend_async.redis_checkpoint`).
 
 **Redis unreachable** (refused, timed out, an error answer): taking a token raises
 :class:`~clicksend_async.errors.RateLimiterUnavailableError` and the request is not sent; a

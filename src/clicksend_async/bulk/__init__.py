@@ -25,7 +25,10 @@ Chunk ``n`` holds the messages at input positions ``n*chunk_size`` to ``(n+1)*ch
 (rejected ones left out), so one changed row affects one chunk only. A checkpoint records the run
 (channel, operation, chunk size, shared fields) and, for each request, the digest of its messages'
 wire content, written *before* the request (see ``_checkpoint``); a file checkpoint is locked
-while a run uses it (see ``_store``).
+while a run uses it (see ``_store``). A shared checkpoint (``_store.Claiming``, e.g.
+:class:`~clicksend_async.redis_checkpoint.RedisCheckpoint`) lets N workers run one campaign over
+the same input: each part is claimed before it is sent, and a part another worker claimed is
+``claimed_elsewhere`` in this worker's report.
 """
 
 from clicksend_async.bulk._calls import BulkClient, history_of

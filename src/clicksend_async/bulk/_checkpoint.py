@@ -21,7 +21,7 @@ from typing import Any, TypeGuard
 
 from clicksend_async import errors
 from clicksend_async.bulk._outcomes import MessageOutcome
-from clicksend_async.bulk._store import Checkpoint, store_name
+from clicksend_async.bulk._store import Checkpoint, Claiming, store_name
 from clicksend_async.bulk._validate import MAX_PER_REQUEST
 
 FORMAT = 2  # bumped whenever the records change meaning; older files are refused, not misread
@@ -116,12 +116,14 @@ def open_run(
 ) -> Run:
     """The run recorded in ``store`` (checked against this one), or a new one (header saved)."""
     name = store_name(store)
-    records = store.load()
+    header = header_record(run_id, channel, operation, chunk_size, shared, now)
+    # A shared store keeps the first worker's header: all workers join its run (and run id).
+    records = store.begin(header) if isinstance(store, Claiming) else store.load()
     if records and records[0].get("kind") != "run":
         raise errors.CheckpointCorruptError(name, 1, "the first record is not a run header")
     last = max((i for i, r in enumerate(records) if r.get("kind") == "run"), default=None)
     if getattr(store, "mode", "resume") == "new" or last is None:
-        store.save(header_record(run_id, channel, operation, chunk_size, shared, now))
+        store.save(header)
         return Run(run_id, now, {})
     header = records[last]
     _check_header(name, last + 1, header, channel, operation, chunk_size, shared)

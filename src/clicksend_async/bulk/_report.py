@@ -23,6 +23,9 @@ class BulkReport:
     unknown: list[ChunkFailure] = field(default_factory=list)
     safe_to_resend: list[MessageOutcome] = field(default_factory=list)
     not_sent: list[MessageOutcome] = field(default_factory=list)
+    # Skipped by this worker: another worker of the campaign had claimed their chunk (a shared
+    # checkpoint); the campaign's merged report says what became of them.
+    claimed_elsewhere: list[MessageOutcome] = field(default_factory=list)
     total: int = 0  # messages read from the input
     requests: int = 0  # send requests made by this run
     resumed_chunks: int = 0  # chunks settled from the checkpoint instead of being sent
@@ -41,6 +44,7 @@ class BulkReport:
             "unknown": sum(len(f.messages) for f in self.unknown),
             "safe_to_resend": len(self.safe_to_resend),
             "not_sent": len(self.not_sent),
+            "claimed_elsewhere": len(self.claimed_elsewhere),
         }
 
     @property

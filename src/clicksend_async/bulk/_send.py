@@ -28,7 +28,7 @@ from clicksend_async.bulk._checkpoint import (
 from clicksend_async.bulk._match import attribute
 from clicksend_async.bulk._outcomes import BulkProgress, ChunkFailure, MessageOutcome
 from clicksend_async.bulk._report import BulkReport
-from clicksend_async.bulk._store import Checkpoint, FileCheckpoint, held, store_name
+from clicksend_async.bulk._store import Checkpoint, Claiming, FileCheckpoint, held, store_name
 from clicksend_async.bulk._validate import (
     MAX_PER_REQUEST,
     Prepared,
@@ -173,6 +173,8 @@ class _Engine:
             raise self._mismatch(
                 first, f"the input has {read:,} messages, but the checkpoint records chunk {first}"
             )
+        if isinstance(self.store, Claiming) and self.fatal is None:
+            self._save({"kind": "end", "total": read})  # the campaign's length, for its report
         await self._release_held_back()
 
     async def _complete(self, chunk: int) -> None:
@@ -189,14 +191,21 @@ class _Engine:
         if resumed:
             self.report.resumed_chunks += 1
         fresh = []
+        refused = list(self.refused.values())
         for index, item in sorted(self.items.items()):
             if index in covered:
                 continue
             if item.late is not None:  # refused now, though a resumed run may have sent it
                 item.outcome.status, item.outcome.reason = "INVALID", item.late
                 self.report.rejected.append(item.outcome)
+                refused.append(item.outcome)
             else:
                 fresh.append(item)
+        if refused and isinstance(self.store, Claiming):  # in no request: the campaign's
+            # merged report learns of them from this record
+            self._save(
+                {"kind": "refused", "chunk": chunk, "messages": [o.record() for o in refused]}
+            )
         self.items, self.refused = {}, {}
         if fresh:
             number = max((r.part for r in recorded), default=-1) + 1
@@ -282,7 +291,11 @@ class _Engine:
         indices = [o.index for o in outcomes]
         try:
             # Write-ahead: after a crash from here on, this part is unknown, never resent.
-            if not self._save(inflight_record(*key, part.digest, indices, sent_at, until)):
+            ahead = inflight_record(*key, part.digest, indices, sent_at, until)
+            if isinstance(self.store, Claiming):
+                if not self._claim(part, self.store, ahead):
+                    return  # another worker has it, or the run stopped
+            elif not self._save(ahead):
                 return  # not sent: it stays pending (not_sent)
             del self.pending[key]
             self.report.requests += 1
@@ -352,15 +365,47 @@ class _Engine:
         try:
             self.store.save(record)
         except Exception as exc:
+            self._unwritable(exc)
+            return False
+        return True
+
+    def _claim(self, part: _Part, store: Claiming, record: dict[str, Any]) -> bool:
+        """Claim the part in a shared checkpoint: True when this worker is to send it. A part
+        another worker holds is ``claimed_elsewhere``; one it holds with other messages means
+        another input, and stops this worker (its part unsent)."""
+        try:
+            holder = store.claim(record, [o.record() for o in part.outcomes])
+        except Exception as exc:
+            self._unwritable(exc)
+            return False
+        if holder is None:
+            return True
+        if holder.get("digest") != part.digest:
             self._stop(
-                exc
-                if isinstance(exc, errors.CheckpointError)
-                else errors.CheckpointError(
-                    self.name, f"cannot be written ({type(exc).__name__}: {exc}); run stopped"
+                errors.CheckpointMismatchError(
+                    self.name,
+                    f"chunk {part.chunk} does not match the input: another worker sent other "
+                    f"messages as chunk {part.chunk} part {part.part}; this worker stopped and "
+                    "did not send it. Every worker of a campaign needs the same input",
+                    field="messages",
+                    chunk=part.chunk,
                 )
             )
             return False
-        return True
+        del self.pending[(part.chunk, part.part)]
+        for outcome in part.outcomes:
+            outcome.reason = "claimed by another worker of the campaign"
+        self.report.claimed_elsewhere.extend(part.outcomes)
+        return False
+
+    def _unwritable(self, exc: Exception) -> None:
+        self._stop(
+            exc
+            if isinstance(exc, errors.CheckpointError)
+            else errors.CheckpointError(
+                self.name, f"cannot be written ({type(exc).__name__}: {exc}); run stopped"
+            )
+        )
 
     def _stop(self, exc: BaseException) -> None:
         """End the run with ``exc``: nothing more is sent; the requests in flight finish first
@@ -385,7 +430,7 @@ class _Engine:
             return
         counts = self.report.counts
         done = sum(counts[k] for k in ("accepted", "rejected", "failed", "unknown"))
-        done += counts["safe_to_resend"]
+        done += counts["safe_to_resend"] + counts["claimed_elsewhere"]
         rate = done / max(time.monotonic() - self.started, 1e-9)
         total = self.total
         eta = (total - done) / rate if total is not None and rate > 0 else None

@@ -60,6 +60,29 @@ class _Lockable(Protocol):
     def release(self) -> None: ...
 
 
+@runtime_checkable
+class Claiming(Protocol):
+    """A checkpoint shared by several workers running one campaign over the same input (e.g.
+    :class:`~clicksend_async.redis_checkpoint.RedisCheckpoint`). The engine then calls
+    ``begin`` instead of ``load`` (the run header is stored only if none is, atomically: every
+    worker joins the same run) and ``claim`` instead of ``save`` for an in-flight record. It
+    also saves ``{"kind": "refused", ...}`` (a chunk's messages refused before sending) and
+    ``{"kind": "end", "total": n}`` (the input's length) records, so that the campaign's merged
+    report knows every message."""
+
+    def begin(self, header: dict[str, Any]) -> list[dict[str, Any]]:
+        """Store ``header`` unless a run is stored; every record of the stored run."""
+        ...
+
+    def claim(
+        self, record: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Store the in-flight ``record`` (with its ``messages``) unless its chunk part is
+        claimed already, atomically: None when this worker got it (it sends), else the record
+        of the worker that has it (this one skips it)."""
+        ...
+
+
 def _check_mode(mode: str) -> Mode:
     if mode == "resume":
         return "resume"
