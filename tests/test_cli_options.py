@@ -361,3 +361,18 @@ def test_importing_the_cli_package_does_not_import_typer() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_version_answers_without_loading_typer_or_the_sdk() -> None:
+    """`clicksend --version` is what install scripts probe: it must be fast (issue 13)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.argv = ['clicksend', '--version']\n"
+        "from clicksend_async.cli import main; main()\n"
+        "print(sorted(m for m in ('typer', 'rich', 'httpx', 'pydantic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    version_line, loaded = out.stdout.splitlines()
+    assert version_line.startswith("clicksend-async ") and loaded == "[]"

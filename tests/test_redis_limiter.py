@@ -95,7 +95,9 @@ async def test_two_processes_share_one_bucket(redis: RedisServer) -> None:
     assert [w.returncode for w in workers] == [0, 0]
     assert outputs == [{"done": 15, "failures": []}] * 2
     assert len(sandbox.arrivals) == 30
-    assert max(sandbox.arrivals) - min(sandbox.arrivals) >= (30 - 5) / 5 - 0.05
+    # The first arrivals lag their tokens by the connection set-up (and aiohttp's first import),
+    # so the span may fall short of 5 s by up to one interval; assert_never_ahead is the bound.
+    assert max(sandbox.arrivals) - min(sandbox.arrivals) >= (30 - 5) / 5 - 1 / 5
     assert_never_ahead(sandbox.arrivals, rate=5, burst=5)
 
 

@@ -135,6 +135,7 @@ class RawResponse:
 
 def map_aiohttp_error(exc: BaseException, method: str, url: str) -> httpx.TransportError:
     import aiohttp
+
     """The httpx error that says as much as is known about whether the request was sent."""
     request = httpx.Request(method, url)
     message = redact(f"{type(exc).__name__}: {exc}")  # aiohttp's text includes the URL
@@ -158,6 +159,7 @@ def map_aiohttp_error(exc: BaseException, method: str, url: str) -> httpx.Transp
 
 def _aiohttp_timeout(timeout: TimeoutArg) -> aiohttp.ClientTimeout:
     import aiohttp
+
     # connect bounds the TCP/TLS handshake, read each wait for data. No pool timeout: the SDK
     # queues callers itself, so nobody waits for a pooled connection.
     if timeout is None or isinstance(timeout, (int, float)):
@@ -298,6 +300,7 @@ class AiohttpSender:
         if self._closed:
             raise ClientClosedError("this client is closed; create a new one")
         import aiohttp
+
         self._default_timeout = _aiohttp_timeout(self.timeout)
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,

@@ -38,6 +38,15 @@ MISSING_EXTRA = (
 
 def main() -> None:
     """The ``clicksend`` console script."""
+    if sys.argv[1:] == ["--version"]:
+        # Answered before typer, rich and the SDK load: scripts call this to probe the install.
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            sys.stdout.write(f"clicksend-async {version('clicksend-async')}\n")
+            return
+        except PackageNotFoundError:  # running from a source tree: the full path below answers
+            pass
     try:
         from clicksend_async.cli._app import app
     except ModuleNotFoundError as exc:
