@@ -212,6 +212,21 @@ def test_campaign_reconciles_unknown_chunks_and_resumes_without_resending(
     assert len(emulator.state.messages) == 2000 and emulator.state.duplicates == 0
 
 
+def test_campaign_with_messages_still_unknown_exits_1_and_says_when_to_run_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Chunk 2 gets a 500 (maybe processed, not in the history): within the settle delay it stays
+    # unknown, which is not a success.
+    share(monkeypatch, Sandbox(fault_script=[None, "http_500"]))
+    rows = "".join(f"+6140{i:07d},N{i}\n" for i in range(1500))
+    contacts = write_csv(tmp_path / "c.csv", "phone,name\n" + rows)
+    args = ["--sandbox", "campaign", "send", "--csv", str(contacts), "--body", "Hi {name}"]
+    result = run(*args, "--concurrency", "1", "--checkpoint", str(tmp_path / "run.jsonl"))
+    assert result.exit_code == 1, result.output
+    assert summary_count(result.stdout, "unknown") == 500
+    assert "not in the history yet" in result.stdout and "again in a minute" in result.stdout
+
+
 # -- voximplant -----------------------------------------------------------------------------------
 
 

@@ -77,3 +77,12 @@ async def test_an_unreadable_read_is_not_an_unknown_outcome(
 def test_bare_data_is_wrapped_in_an_envelope() -> None:
     assert ensure_envelope([1])["data"] == [1]
     assert ensure_envelope({"http_code": 200, "data": 1}) == {"http_code": 200, "data": 1}
+
+
+async def test_204_no_content_is_a_success_without_data(
+    cs: AsyncClickSend, router: respx.MockRouter
+) -> None:
+    """DELETE /senders/default-senders/{id} answers 204 officially: no body to decode."""
+    route = router.delete("/senders/default-senders/5").respond(204)
+    assert await cs.senders.delete_default(5) is None
+    assert route.call_count == 1

@@ -152,15 +152,19 @@ def parse_envelope(
     so nobody resends it blindly.
     """
     processed = not operation.idempotent and 200 <= response.status < 300
-    body = ensure_envelope(
-        decode_json(
+    if response.status == 204:
+        # 204 No Content (DELETE /senders/default-senders/{id}, officially): a success without
+        # an envelope. Its data is absent; an operation that promises data says so below.
+        decoded: Any = {"http_code": response.status, "response_code": "SUCCESS", "data": None}
+    else:
+        decoded = decode_json(
             response,
             method=operation.method,
             path=path,
             outcome_unknown=processed,
             references=references,
         )
-    )
+    body = ensure_envelope(decoded)
     code = body.get("http_code") if isinstance(body, dict) else None
     if isinstance(code, int) and code >= 400:
         raise api_error(

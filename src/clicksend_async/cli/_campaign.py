@@ -159,8 +159,9 @@ class CampaignSummary:
 
     @property
     def exit_code(self) -> int:
-        """1 when messages failed or may need resending (rejected rows alone exit 0)."""
-        return 1 if self.failed + self.safe_to_resend + self.not_sent else 0
+        """1 when messages failed, may need resending, or are still unknown after reconcile
+        (the history may lag: run again later); rejected rows alone exit 0."""
+        return 1 if self.failed + self.safe_to_resend + self.not_sent + self.unknown else 0
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

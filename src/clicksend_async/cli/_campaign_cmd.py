@@ -96,6 +96,12 @@ def render(summary: CampaignSummary, checkpoint: Path | None) -> None:
             else "re-running sends every row again (--checkpoint FILE makes a run resumable)"
         )
         console.print(f"{summary.failed:,} failed messages are safe to send again: {hint}")
+    if summary.unknown:
+        console.print(
+            f"{summary.unknown:,} messages have an unknown outcome and are not in the history "
+            "yet (it can lag behind what the API accepted): run the same command with the same "
+            "--checkpoint again in a minute to settle them; they are never resent blindly"
+        )
     if summary.safe_to_resend:
         console.print(
             f"{summary.safe_to_resend:,} messages had an unknown outcome and are not in the "
@@ -155,7 +161,8 @@ def campaign_send(
 ) -> None:
     """Send a message to every row of a CSV (1,000 per request), with progress and a summary.
 
-    Exits 1 when messages failed or may need resending (rejected rows alone exit 0).
+    Exits 1 when messages failed, may need resending or are still unknown (rejected rows alone
+    exit 0).
     """
     try:  # the whole file is checked before anything is sent
         if not body.strip():
