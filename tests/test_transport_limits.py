@@ -248,3 +248,35 @@ async def test_control_characters_of_a_reference_are_escaped_in_messages() -> No
             await cs.sms.send(messages=[message], timeout=0.3)
     text = str(info.value)
     assert "\r" not in text and "\n" not in text and "a\\r\\nFORGED LINE" in text
+
+
+@pytest.mark.parametrize("sender", SENDERS)
+async def test_a_refused_certificate_fails_at_once_saying_so(sender: str, tmp_path: Any) -> None:
+    """An untrusted certificate cannot become trusted by retrying: one handshake, a typed error
+    that says what happened, nothing sent (even for a read, which would otherwise be retried)."""
+    from tests.proxyserver import self_signed
+
+    _, server_context = self_signed(tmp_path)  # a certificate nobody trusts
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1  # each attempt is one TCP connection, then the TLS handshake
+        with contextlib.suppress(Exception):
+            await writer.start_tls(server_context)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v3"
+    http = httpx.AsyncClient() if sender == "httpx" else None
+    cs = AsyncClickSend("u", "k", base_url=url, http_client=http, adaptive_rate_limit=False)
+    try:
+        with pytest.raises(errors.ConnectionError) as info:
+            await cs.account.get(max_retries=3)
+    finally:
+        await cs.aclose()
+        if http is not None:
+            await http.aclose()
+        server.close()
+    assert "certificate" in str(info.value).lower() and not info.value.outcome_unknown
+    assert connections == 1
