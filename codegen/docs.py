@@ -2,7 +2,51 @@
 
 from __future__ import annotations
 
+from codegen.resources import operation_view
 from codegen.spec import Resource
+
+HAND_WRITTEN = [
+    "## Hand-written APIs",
+    "",
+    "| API | what | README |",
+    "|---|---|---|",
+    "| `AsyncClickSend(...)`, `.with_options(...)`, `.aclose()` | the client; options, "
+    "timeouts, proxies, hooks | Configuration |",
+    "| `cs.request(method, path, ...)` -> `APIResponse[Any]` | any path with the same auth, "
+    "retries and errors | Usage |",
+    "| `cs.paginate(method, path, ...)` -> `AsyncPaginator` | any page/limit list path | Usage |",
+    "| `cs.<resource>.with_raw_response.<method>(...)` -> `APIResponse[T]` | status, headers, "
+    "rate-limit headers, the whole envelope (list calls: the first page) | Usage |",
+    "| `cs.sms/mms/voice.send_bulk(messages, ...)` -> `BulkReport` | chunked, paced, resumable "
+    "sends; `report.reconcile(cs)` | Bulk campaigns |",
+    "| `clicksend_async.webhooks.parse_webhook(body, content_type=...)` | a push as its typed "
+    "event, within limits | Webhooks |",
+    "| `clicksend_async.sandbox.Sandbox(...)`, `.client()`, `.voximplant_client()`, "
+    "`serve_in_background()` | the offline emulator | Sandbox |",
+    "| `clicksend_async.voximplant.AsyncVoximplant` | GetCallHistory | Voximplant call history |",
+    "| `clicksend_async.redis_limiter.RedisRateBackend`, "
+    "`clicksend_async.redis_checkpoint.RedisCheckpoint` | many workers, one account | "
+    "Sending from many workers |",
+    "| `clicksend` | the command line | Command line |",
+    "",
+]
+
+
+def _signature(op: object) -> tuple[str, str]:
+    view = operation_view(op)  # type: ignore[arg-type]
+    args = [p["py_name"] for p in view["path_params"]]
+    if view["request_model"]:
+        args.append("payload")
+    keywords = [p["py_name"] for p in view["query_params"]] + [
+        f["py_name"] for f in view["body_fields"]
+    ]
+    if view["paginated"]:
+        keywords += ["limit", "max_items", "start_page", "prefetch"]
+        returns = f"AsyncPaginator[{view['page_model']}, {view['item_hint']}]"
+    else:
+        returns = view["data_hint"]
+    shown = ", ".join(args + (["*", *keywords] if keywords else []))
+    return shown, returns.replace("m.", "").replace("builtins.", "")
 
 
 def render_api_md(resources: list[Resource]) -> str:
@@ -14,19 +58,24 @@ def render_api_md(resources: list[Resource]) -> str:
         f"{total} ClickSend operations in {len(resources)} resources, plus Voximplant "
         "`GetCallHistory` (`clicksend_async.voximplant`). Models live in "
         "`clicksend_async.models.clicksend`. *idem.*: safe to retry after an unknown outcome; "
-        "*pages*: a page/limit list.",
+        "*pages*: a page/limit list. Every method also takes `timeout=`, `max_retries=` and "
+        "`extra_headers=`; `payload` is a model, its TypedDict (`models.params`) or a dict, "
+        "and body fields can be given as keywords.",
         "",
+        *HAND_WRITTEN,
     ]
     for resource in resources:
         lines += [f"## `{resource.name}` — {resource.tag}", ""]
-        lines += ["| operation | HTTP | request model | response model | idem. | pages |"]
+        lines += ["| method | returns | HTTP | request model | idem. | pages |"]
         lines += ["|---|---|---|---|---|---|"]
         for op in resource.operations:
+            arguments, returns = _signature(op)
+            returns = returns.replace("|", "\\|")
             lines.append(
-                f"| `{op.resource}.{op.method_name}` | `{op.http_method} {op.path}` "
+                f"| `{op.resource}.{op.method_name}({arguments})` | `{returns}` "
+                f"| `{op.http_method} {op.path}` "
                 f"| {f'`{op.request_model}`' if op.request_model else '—'} "
-                f"| `{op.response_model}` | {'yes' if op.idempotent else 'no'} "
-                f"| {'yes' if op.paginated else ''} |"
+                f"| {'yes' if op.idempotent else 'no'} | {'yes' if op.paginated else ''} |"
             )
         lines.append("")
     return "\n".join(lines)
