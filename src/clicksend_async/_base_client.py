@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import math
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -197,13 +198,8 @@ class RequestLoop:
         effective = self.timeout if isinstance(timeout, NotGiven) else timeout
         total = total_seconds(effective)
         attempt = _Attempt()
-        if total is None:
-            return await self._attempts(
-                attempt, method, url, path, params, headers, content, timeout, max_retries,
-                idempotent, references, interpret, status_error, deadline=None,
-            )  # fmt: skip
-        deadline = anyio.current_time() + total
-        with anyio.CancelScope(deadline=deadline) as scope:
+        deadline = None if total is None else anyio.current_time() + total
+        with anyio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
             return await self._attempts(
                 attempt, method, url, path, params, headers, content, timeout, max_retries,
                 idempotent, references, interpret, status_error, deadline=deadline,

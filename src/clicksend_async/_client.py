@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -277,9 +278,8 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         strict = self.strict_response_validation
 
         def interpret(response: RawResponse) -> EnvelopeT:
-            if not strict:  # (an outer strict_validation() block still applies)
-                return parse_envelope(response, operation, path, references)
-            with strict_validation():
+            # Off, an outer strict_validation() block (if any) still applies.
+            with strict_validation() if strict else contextlib.nullcontext():
                 return parse_envelope(response, operation, path, references)
 
         def status_error(

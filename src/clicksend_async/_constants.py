@@ -71,7 +71,6 @@ BULK_SCHEDULE_GRACE = 3600.0  # a schedule further in the past than this is refu
 # history: the difference between this machine's clock and the API's, plus the time the API may
 # take to date a processed request. (Also how far before a run the CLI reads deliveries.)
 BULK_HISTORY_SKEW = 300.0
-BULK_HISTORY_SLACK = BULK_HISTORY_SKEW
 # A message absent from the history is declared safe to resend only once this many seconds have
 # passed since its outcome became unknown: the history may lag behind what the API accepted.
 BULK_MIN_AGE = 60.0

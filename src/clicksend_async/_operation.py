@@ -93,8 +93,6 @@ def dump_body(operation_id: str, validated: BaseModel) -> dict[str, Any]:
     try:
         wire: dict[str, Any] = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
         json_body(wire)
-    except RequestValidationError:
-        raise
     except Exception as exc:  # PydanticSerializationError, UnicodeEncodeError, OverflowError...
         problem = {"loc": _failing_field(validated), "msg": f"cannot be sent: {exc}"}
         raise RequestValidationError(operation_id, [problem]) from None

@@ -75,13 +75,6 @@ def to_raw_response(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[AP
 def to_raw_page_response(
     func: Callable[P, AsyncPaginator[PageT, ItemT]],
 ) -> Callable[P, Awaitable[APIResponse[PageT]]]:
-    """For a list call: the first page's :class:`APIResponse`."""
-
-    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> APIResponse[PageT]:
-        with capture_responses() as seen:
-            await func(*args, **kwargs)
-        return seen[-1]
-
-    wrapped.__doc__ = func.__doc__
-    wrapped.__name__ = getattr(func, "__name__", "wrapped")
-    return wrapped
+    """For a list call: the first page's :class:`APIResponse` (awaiting a paginator fetches its
+    first page, so this is :func:`to_raw_response` typed for paginators)."""
+    return to_raw_response(func)

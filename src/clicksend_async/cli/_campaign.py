@@ -227,7 +227,7 @@ async def _delivery(cs: AsyncClickSend, report: BulkReport) -> dict[str, int]:
     """Delivered / undelivered / pending among the run's accepted messages, from the history."""
     wanted = {outcome.reference for outcome in report.accepted}
     counts: Counter[str] = Counter()
-    since = report.started_at - _constants.BULK_HISTORY_SLACK
+    since = report.started_at - _constants.BULK_HISTORY_SKEW
     async for record in history_of(cs, "sms", since, wanted):
         status = record.status or ""
         counts[status.lower() if status in ("Delivered", "Undelivered") else "pending"] += 1
