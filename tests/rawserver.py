@@ -9,10 +9,6 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-OK_BODY = json.dumps(
-    {"http_code": 200, "response_code": "SUCCESS", "response_msg": "ok", "data": None}
-).encode()
-
 
 @dataclass
 class Seen:
@@ -34,15 +30,6 @@ class RawServer:
 Behaviour = Callable[[asyncio.StreamWriter, Seen], Awaitable[None]]
 
 
-async def answer_ok(writer: asyncio.StreamWriter, seen: Seen) -> None:
-    writer.write(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(OK_BODY)}\r\n\r\n".encode()
-        + OK_BODY
-    )
-    await writer.drain()
-
-
 def answer_data(data: object) -> Behaviour:
     """Answer every request with a 200 envelope carrying ``data`` (operations whose ``data`` is
     required raise MissingDataError on ``answer_ok``'s null)."""
@@ -59,6 +46,9 @@ def answer_data(data: object) -> Behaviour:
         await writer.drain()
 
     return answer
+
+
+answer_ok = answer_data(None)  # an envelope with data null
 
 
 async def read_request(reader: asyncio.StreamReader) -> Seen:
