@@ -7,11 +7,15 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from clicksend_async._operation import Operation
 from clicksend_async._resource import BaseResource, required, to_raw_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+
+if TYPE_CHECKING:  # the TypedDicts are for type checkers only: not imported at run time
+    pass
 
 __all__ = ["CountriesResource", "CountriesResourceWithRawResponse"]
 

@@ -9,7 +9,7 @@ import os
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, build_body, path_segment, query_params
@@ -18,7 +18,9 @@ from clicksend_async._resource import BaseResource, required, to_raw_page_respon
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.bulk import BulkProgress, BulkReport, Checkpoint, send_bulk
 from clicksend_async.models import clicksend as m
-from clicksend_async.models import params as p
+
+if TYPE_CHECKING:  # the TypedDicts are for type checkers only: not imported at run time
+    from clicksend_async.models import params as p
 
 __all__ = ["SmsResource", "SmsResourceWithRawResponse"]
 

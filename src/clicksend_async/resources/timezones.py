@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from clicksend_async._constants import DEFAULT_PREFETCH
 from clicksend_async._operation import Operation, query_params
@@ -14,6 +14,9 @@ from clicksend_async._pagination import AsyncPaginator, as_page
 from clicksend_async._resource import BaseResource, to_raw_page_response
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
 from clicksend_async.models import clicksend as m
+
+if TYPE_CHECKING:  # the TypedDicts are for type checkers only: not imported at run time
+    pass
 
 __all__ = ["TimezonesResource", "TimezonesResourceWithRawResponse"]
 
