@@ -351,9 +351,12 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
     shift the older ones to later offsets when they sort first (``desc_order``), so a page can
     repeat the end of the one before: the iteration relies on the start_date order (as the window
     narrowing does) and skips every session on the passed side of the boundary second, and those
-    of that second by id. So nothing is yielded twice and no session present when the read began
-    is missed. (Sessions removed before the read position shift the others back: offsets cannot
-    see that, read one page at a time or not.)
+    of that second by id. A page read ahead that reports a smaller total than the page before it
+    was answered from an older state of the history (so its sessions may not follow on): it is
+    requested again after that page, once, and the pages read ahead are dropped with it. So
+    nothing is yielded twice and no session present when the read began is missed. (Sessions
+    removed before the read position shift the others back: offsets cannot see that, read one
+    page at a time or not.)
     """
 
     def __init__(
@@ -451,6 +454,14 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
                         ahead.start(following)
                         following += self.count
                     page = await ahead.next()
+                    if page.total_count is not None and page.total_count < total:
+                        # Answered from an older state of the history than the page before it
+                        # (requests in flight together finish in any order): what it holds may
+                        # not follow on from that page. Ask again, after it, as reading one page
+                        # after another would have; what was read ahead is dropped with it.
+                        await ahead.aclose()
+                        page = await self._fetch_window(window_from, window_to, offset)
+                        following = offset + self.count
             finally:
                 # Early stop, error or cancellation: nothing may outlive the iteration.
                 if ahead is not None:
