@@ -350,7 +350,7 @@ async def test_a_second_with_too_many_sessions_fails_instead_of_looping(
     def handler(request: httpx.Request) -> httpx.Response:
         q = request.url.params
         offset, count = int(q["offset"]), int(q["count"])
-        return ok(same[offset : offset + count])
+        return ok(same[offset : offset + count], total=len(same))
 
     router.post("/GetCallHistory").mock(side_effect=handler)
     with pytest.raises(errors.ClickSendError, match="share the second"):

@@ -29,6 +29,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Generator,
+    Iterator,
     Sequence,
 )
 from typing import Any, Generic, TypeVar, cast
@@ -114,24 +115,27 @@ def _spawner() -> Spawn | None:
     return None
 
 
-class _Ahead(Generic[PageT]):
-    """One page request running ahead of the consumer."""
+KeyT = TypeVar("KeyT")
 
-    __slots__ = ("done", "error", "number", "page", "scope")
 
-    def __init__(self, number: int) -> None:
-        self.number = number
+class _Ahead(Generic[KeyT, PageT]):
+    """One request running ahead of the consumer."""
+
+    __slots__ = ("done", "error", "key", "page", "scope")
+
+    def __init__(self, key: KeyT) -> None:
+        self.key = key
         self.page: PageT | None = None
         self.error: BaseException | None = None
         self.done = anyio.Event()
         # Created here, entered by the task: cancel() works before the task has even started.
         self.scope = anyio.CancelScope()
 
-    async def run(self, fetch: Fetch[PageT], size: int) -> None:
+    async def run(self, fetch: Callable[[KeyT], Awaitable[PageT]]) -> None:
         try:
             if not self.scope.cancel_called:  # discarded before it started: send nothing
                 with self.scope:
-                    self.page = await fetch(self.number, size)
+                    self.page = await fetch(self.key)
         except Exception as exc:  # raised to the consumer where this page would be yielded
             self.error = exc
         except BaseException as exc:  # the event loop itself is shutting down: let it
@@ -140,15 +144,72 @@ class _Ahead(Generic[PageT]):
         finally:
             self.done.set()
 
-    @property
-    def stops(self) -> bool:
-        """Settled as a page that ends the iteration (error, empty, clamped): read no further."""
-        if not self.done.is_set():
-            return False
-        if self.error is not None or not page_field(self.page, "data"):
-            return True
-        current = page_field(self.page, "current_page")
-        return current is not None and current != self.number
+
+class ReadAhead(Generic[KeyT, PageT]):
+    """Requests running ahead of an in-order consumer: the window machinery of any paginator
+    that knows its next requests before their answers come back.
+
+    ``start(key)`` sends ``fetch(key)`` in a detached task (see the module docstring for why
+    detached); ``await next()`` waits for the oldest request and returns its page or raises its
+    error; ``aclose()`` cancels and awaits every request still held, whichever task runs it. The
+    caller decides which requests to start and how many: ``len()`` is how many are in flight or
+    answered and held, and iterating gives ``(key, page, error)`` of those answered, oldest
+    first (one of ``page`` and ``error`` is None). Make it with :meth:`open`,
+    and close it in a ``finally``.
+    """
+
+    __slots__ = ("_fetch", "_spawn", "_window")
+
+    def __init__(self, fetch: Callable[[KeyT], Awaitable[PageT]], spawn: Spawn) -> None:
+        self._fetch = fetch
+        self._spawn = spawn
+        self._window: deque[_Ahead[KeyT, PageT]] = deque()
+
+    @classmethod
+    def open(cls, fetch: Callable[[KeyT], Awaitable[PageT]]) -> ReadAhead[KeyT, PageT] | None:
+        """A read-ahead window for the running event loop, or None where requests cannot be
+        sent ahead (an unknown loop: read one page after another there)."""
+        spawn = _spawner()
+        return None if spawn is None else cls(fetch, spawn)
+
+    def __len__(self) -> int:
+        return len(self._window)
+
+    def __iter__(self) -> Iterator[tuple[KeyT, PageT | None, BaseException | None]]:
+        for ahead in self._window:
+            if ahead.done.is_set():
+                yield ahead.key, ahead.page, ahead.error
+
+    def start(self, key: KeyT) -> None:
+        ahead: _Ahead[KeyT, PageT] = _Ahead(key)
+        self._window.append(ahead)
+        self._spawn(functools.partial(ahead.run, self._fetch))
+
+    async def next(self) -> PageT:
+        """The oldest request's page (raising its error); it leaves the window."""
+        await self._window[0].done.wait()
+        head = self._window.popleft()  # only now: a cancelled wait leaves it to aclose()
+        if head.error is not None:
+            raise head.error
+        return cast(PageT, head.page)
+
+    async def aclose(self) -> None:
+        """Cancel every request still held and wait until each has ended."""
+        window, self._window = self._window, deque()
+        for ahead in window:
+            ahead.scope.cancel()
+        if window:
+            with anyio.CancelScope(shield=True):
+                for ahead in window:
+                    await ahead.done.wait()
+
+
+def _stops(number: int, page: Any, error: BaseException | None) -> bool:
+    """A held answer that ends the iteration (error, empty, clamped): read no further."""
+    if error is not None or not page_field(page, "data"):
+        return True
+    current = page_field(page, "current_page")
+    return current is not None and current != number
 
 
 class AsyncPaginator(Generic[PageT, ItemT]):
@@ -221,14 +282,14 @@ class AsyncPaginator(Generic[PageT, ItemT]):
             previous = items
             number += 1
             if last is not None and self.prefetch > 1:
-                spawn = _spawner()
-                if spawn is not None:
+                ahead = ReadAhead.open(self._fetch_page)
+                if ahead is not None:
                     break
             page = await self._fetch(number, self.limit)
         del page  # the window holds the pages from here on
         # max_items bounds how far ahead to read; None when every page is wanted.
         budget = None if self.max_items is None else self.max_items - seen
-        window = self._window(spawn, number, last, previous, budget)
+        window = self._window(ahead, number, last, previous, budget)
         try:
             async for later in window:
                 yield later
@@ -237,7 +298,7 @@ class AsyncPaginator(Generic[PageT, ItemT]):
 
     async def _window(
         self,
-        spawn: Spawn,
+        ahead: ReadAhead[int, PageT],
         number: int,
         last: int,
         previous: Sequence[Any],
@@ -247,7 +308,6 @@ class AsyncPaginator(Generic[PageT, ItemT]):
         # `previous` was not the last page, so it is a full one: what each page to come brings
         # (the last one at most), to tell how many pages max_items can still use.
         per_page = len(previous)
-        window: deque[_Ahead[PageT]] = deque()
         following = number  # the next page number to request
         try:
             while True:
@@ -256,22 +316,15 @@ class AsyncPaginator(Generic[PageT, ItemT]):
                 # iteration, and only as many as max_items can use (always the one asked for).
                 while (
                     following <= last
-                    and len(window) < self.prefetch
-                    and not any(ahead.stops for ahead in window)
-                    and (not window or budget is None or len(window) * per_page < budget)
+                    and len(ahead) < self.prefetch
+                    and not any(_stops(*held) for held in ahead)
+                    and (not ahead or budget is None or len(ahead) * per_page < budget)
                 ):
-                    ahead: _Ahead[PageT] = _Ahead(following)
-                    window.append(ahead)
-                    spawn(functools.partial(ahead.run, self._fetch, self.limit))
+                    ahead.start(following)
                     following += 1
-                if not window:
+                if not ahead:
                     return
-                await window[0].done.wait()
-                head = window.popleft()  # only now: a cancelled wait leaves it to the finally
-                if head.error is not None:
-                    raise head.error
-                page = cast(PageT, head.page)
-                del head
+                page = await ahead.next()
                 items = _accepted(page, number, previous)
                 if items is None:
                     return
@@ -290,12 +343,10 @@ class AsyncPaginator(Generic[PageT, ItemT]):
                 number += 1
         finally:
             # Early stop, error, guard or cancellation: nothing may outlive the iteration.
-            for ahead in window:
-                ahead.scope.cancel()
-            if window:
-                with anyio.CancelScope(shield=True):
-                    for ahead in window:
-                        await ahead.done.wait()
+            await ahead.aclose()
+
+    async def _fetch_page(self, number: int) -> PageT:
+        return await self._fetch(number, self.limit)
 
     def _page_items(self, page: Any) -> Sequence[ItemT]:
         items: Sequence[ItemT] = page_field(page, "data") or []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from clicksend_async import _constants, errors
 from clicksend_async._base_client import ClientBase, RetryLater
 from clicksend_async._observe import EventHooks
-from clicksend_async._pagination import AsyncPaginator
+from clicksend_async._pagination import AsyncPaginator, ReadAhead
 from clicksend_async._response import decode_json
 from clicksend_async._transport import RawResponse
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
@@ -200,6 +201,7 @@ class AsyncVoximplant(ClientBase):
         count: int = MAX_COUNT,
         offset: int = 0,
         max_items: int | None = None,
+        prefetch: int = _constants.DEFAULT_PREFETCH,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> CallHistoryPaginator:
@@ -207,7 +209,10 @@ class AsyncVoximplant(ClientBase):
 
         ``await`` it for one page, ``async for`` it for every session (any number: past the API's
         10,000-offset cap the date window is narrowed), ``.pages()`` for the raw pages.
-        ``count`` is the page size (1..1000).
+        ``count`` is the page size (1..1000). Within a date window, once an answer gives
+        ``total_count``, up to ``prefetch`` offset requests are kept in flight (through the
+        client's limiter), yielded strictly in order; ``prefetch=1`` reads one page after another,
+        and so does ``with_total_count=False``.
         """
         if not 1 <= count <= MAX_COUNT:
             raise ValueError(f"count must be between 1 and {MAX_COUNT}, got {count}")
@@ -259,6 +264,7 @@ class AsyncVoximplant(ClientBase):
             offset=offset,
             descending=bool(desc_order),
             max_items=max_items,
+            prefetch=prefetch,
         )
 
     async def _get_call_history(
@@ -335,6 +341,22 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
     starts at the ``start_date`` of the last session seen (to_date when ``desc_order``), offsets
     restart at 0, and sessions of that boundary second already yielded are skipped by id. So the
     iteration has no gaps and no duplicates, with at most one overlapping second per window.
+
+    Within a window, once an answer gives ``total_count``, up to ``prefetch`` offsets are
+    requested ahead (never at or past the total, never past the cap, only as many as
+    ``max_items`` can use) and yielded in order; early stop and cancellation cancel them.
+
+    A total that changes between pages (calls arriving while the history is read): the latest
+    reported total decides how far the window goes, and a short page still ends it. New sessions
+    shift the older ones to later offsets when they sort first (``desc_order``), so a page can
+    repeat the end of the one before: the iteration relies on the start_date order (as the window
+    narrowing does) and skips every session on the passed side of the boundary second, and those
+    of that second by id. A page read ahead that reports a smaller total than the page before it
+    was answered from an older state of the history (so its sessions may not follow on): it is
+    requested again after that page, once, and the pages read ahead are dropped with it. So
+    nothing is yielded twice and no session present when the read began is missed. (Sessions
+    removed before the read position shift the others back: offsets cannot see that, read one
+    page at a time or not.)
     """
 
     def __init__(
@@ -347,6 +369,7 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
         offset: int,
         descending: bool,
         max_items: int | None,
+        prefetch: int = _constants.DEFAULT_PREFETCH,
     ) -> None:
         self._fetch_window = fetch
         self.from_date = from_date
@@ -357,6 +380,7 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
         self.max_items = max_items
         if max_items is not None and max_items < 0:
             raise ValueError(f"max_items must be >= 0, got {max_items}")
+        self.prefetch = prefetch  # validated by the property
 
     def __await__(self) -> Generator[Any, None, GetCallHistoryResponse]:
         return self._fetch_window(self.from_date, self.to_date, self.offset).__await__()  # type: ignore[no-any-return]
@@ -365,31 +389,85 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
         return page.result or []
 
     async def pages(self) -> AsyncIterator[GetCallHistoryResponse]:
+        """Every page, in order, up to ``prefetch`` offset requests ahead within a date window."""
         window_from, window_to, offset = self.from_date, self.to_date, self.offset
         boundary: str | None = None  # the newest second yielded so far (oldest if descending)
         seen_at_boundary: set[int | None] = set()
-        while True:
-            page = await self._fetch_window(window_from, window_to, offset)
-            fresh: list[CallSessionInfo] = []
-            for session in page.result or []:
-                second = format_date(session.start_date) if session.start_date else None
-                if second is not None and second == boundary:
-                    if session.call_session_history_id in seen_at_boundary:
-                        continue  # already yielded from the previous window
-                    seen_at_boundary.add(session.call_session_history_id)
-                elif second is not None:
-                    boundary, seen_at_boundary = second, {session.call_session_history_id}
-                fresh.append(session)
-            received = len(page.result or [])
-            if fresh:
-                yield page.model_copy(update={"result": fresh})
-            if received < self.count:
-                return  # a short page is the last one
-            if offset + self.count <= MAX_OFFSET:
-                offset += self.count
-                continue
-            # Past the offset cap: restart at the boundary second with offset 0. A window that
-            # could not move past its own first second would repeat forever: refuse instead.
+        budget = self.max_items  # items still wanted: how far ahead max_items lets us read
+        while True:  # one date window per turn
+            ahead: ReadAhead[int, GetCallHistoryResponse] | None = None
+            total: int | None = None  # the window's total_count, as last reported
+            following = offset  # the next offset to request ahead
+            try:
+                page = await self._fetch_window(window_from, window_to, offset)
+                while True:
+                    fresh: list[CallSessionInfo] = []
+                    for session in page.result or []:
+                        second = format_date(session.start_date) if session.start_date else None
+                        if second is not None and boundary is not None:
+                            if (second > boundary) if self.descending else (second < boundary):
+                                continue  # passed already: moved across an offset by new calls
+                            if second == boundary:
+                                if session.call_session_history_id in seen_at_boundary:
+                                    continue  # already yielded (previous page or window)
+                                seen_at_boundary.add(session.call_session_history_id)
+                                fresh.append(session)
+                                continue
+                        if second is not None:
+                            boundary, seen_at_boundary = second, {session.call_session_history_id}
+                        fresh.append(session)
+                    if page.total_count is not None:
+                        total = page.total_count  # it may grow (or shrink) while it is read
+                    received = len(page.result or [])
+                    if fresh:
+                        yield page.model_copy(update={"result": fresh})
+                        if budget is not None:
+                            budget -= len(fresh)
+                    del page
+                    if received < self.count:
+                        return  # a short page is the last one
+                    if total is not None and offset + self.count >= total:
+                        return  # the window holds no more: never request past its total
+                    if offset + self.count > MAX_OFFSET:
+                        break  # past the offset cap: narrow the date window below
+                    offset += self.count
+                    if ahead is None and total is not None and self.prefetch > 1:
+                        ahead = ReadAhead.open(
+                            functools.partial(self._fetch_window, window_from, window_to)
+                        )
+                        following = offset
+                    if ahead is None:
+                        page = await self._fetch_window(window_from, window_to, offset)
+                        continue
+                    # Top up once the consumer asked for more (so at most `prefetch` pages are in
+                    # flight or held): never past the total or the offset cap, never behind a
+                    # page that ends the window, only as many as max_items can use (always the
+                    # one asked for).
+                    assert total is not None
+                    while (
+                        following < total
+                        and following <= MAX_OFFSET
+                        and len(ahead) < self.prefetch
+                        and not any(self._stops(*held) for held in ahead)
+                        and (not ahead or budget is None or len(ahead) * self.count < budget)
+                    ):
+                        ahead.start(following)
+                        following += self.count
+                    page = await ahead.next()
+                    if page.total_count is not None and page.total_count < total:
+                        # Answered from an older state of the history than the page before it
+                        # (requests in flight together finish in any order): what it holds may
+                        # not follow on from that page. Ask again, after it, as reading one page
+                        # after another would have; what was read ahead is dropped with it.
+                        await ahead.aclose()
+                        page = await self._fetch_window(window_from, window_to, offset)
+                        following = offset + self.count
+            finally:
+                # Early stop, error or cancellation: nothing may outlive the iteration.
+                if ahead is not None:
+                    await ahead.aclose()
+            # Restart at the boundary second with offset 0. A window that could not move past
+            # its own first second would repeat forever: refuse instead.
             if boundary is None or boundary == (window_to if self.descending else window_from):
                 raise errors.ClickSendError(
                     f"more than {MAX_OFFSET + self.count} call sessions share the second "
@@ -400,6 +478,12 @@ class CallHistoryPaginator(AsyncPaginator[GetCallHistoryResponse, CallSessionInf
             else:
                 window_from = boundary
             offset = 0
+
+    def _stops(
+        self, offset: int, page: GetCallHistoryResponse | None, error: BaseException | None
+    ) -> bool:
+        """An answer held ahead that ends the window (an error, a short page): read no further."""
+        return error is not None or page is None or len(page.result or []) < self.count
 
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
