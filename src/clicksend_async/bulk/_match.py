@@ -53,7 +53,8 @@ def _fits(outcome: MessageOutcome, answer: Any) -> bool:
         return False
     if outcome.to is not None:
         to = field_of(answer, "to")
-        return to in (None, "") or number_key(to) == number_key(outcome.to)
+        # The number as sent (the usual answer) needs no digit comparison.
+        return to in (None, "") or to == outcome.to or number_key(to) == number_key(outcome.to)
     list_id = field_of(answer, "list_id")
     return list_id in (None, "") or str(list_id) == str(outcome.list_id)
 
@@ -114,7 +115,8 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
 def _settle(outcome: MessageOutcome, mine: list[Any], result: Attribution) -> None:
     statuses = [field_of(a, "status") for a in mine]
     if "SUCCESS" in statuses:
-        outcome.message_id = field_of(mine[statuses.index("SUCCESS")], "message_id")
+        message_id = field_of(mine[statuses.index("SUCCESS")], "message_id")
+        outcome.message_id = message_id if message_id is None else str(message_id)
         outcome.status = "SUCCESS"
         result.accepted.append(outcome)
     elif statuses[0] is None:
