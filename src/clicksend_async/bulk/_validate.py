@@ -212,26 +212,49 @@ _PLAIN_FIELD = frozenset({"type", "schema", "metadata", "serialization_alias", "
 # model -> (wire name -> nullable, in the dump's order; the required fields' wire names), or
 # None when no message can skip it
 _Plain = tuple[dict[str, bool], frozenset[str]]
+_Order = tuple[tuple[str, ...], frozenset[str]]
 _PLAIN_FIELDS: dict[type[BaseModel], _Plain | None] = {}
 
 
 def _plain(wire: dict[str, Any], item_model: type[BaseModel]) -> dict[str, Any] | None:
     """``wire`` in the model's order when validating and dumping it would change nothing, else
     None (the model has to validate it)."""
+    keys = tuple(wire)
+    try:
+        order = _PLAIN_ORDERS[item_model, keys]
+    except KeyError:
+        order = _plain_order(item_model, keys)
+    if order is None:
+        return None
+    nullable = order[1]
+    for name, value in wire.items():
+        if type(value) is not str and (value is not None or name not in nullable):
+            return None
+    return {name: wire[name] for name in order[0]}
+
+
+# (model, the message's keys in its order) -> (the keys in the dump's order, the nullable ones),
+# or None when such a message needs the model; a campaign's messages share a few key sets.
+_PLAIN_ORDERS: dict[tuple[type[BaseModel], tuple[Any, ...]], _Order | None] = {}
+_ORDERS_KEPT = 256
+
+
+def _plain_order(item_model: type[BaseModel], keys: tuple[Any, ...]) -> _Order | None:
     try:
         known = _PLAIN_FIELDS[item_model]
     except KeyError:
         known = _PLAIN_FIELDS[item_model] = _plain_fields(item_model)
-    if known is None:
-        return None
-    fields, required = known
-    # Only plain fields, every required one ("Field required": the model says so).
-    if not (fields.keys() >= wire.keys() >= required):
-        return None
-    for name, value in wire.items():
-        if type(value) is not str and (value is not None or not fields[name]):
-            return None
-    return {name: wire[name] for name in fields if name in wire}
+    order: _Order | None = None
+    present = set(keys)
+    # Only plain fields (by wire name, as str), every required one ("Field required" else).
+    if known is not None and all(type(k) is str for k in keys):
+        fields, required = known
+        if present <= fields.keys() and present >= required:
+            ordered = tuple(name for name in fields if name in present)
+            order = ordered, frozenset(name for name in ordered if fields[name])
+    if len(_PLAIN_ORDERS) < _ORDERS_KEPT:
+        _PLAIN_ORDERS[item_model, keys] = order
+    return order
 
 
 def _plain_fields(item_model: type[BaseModel]) -> _Plain | None:
@@ -287,6 +310,8 @@ def _now() -> float:
 
 
 def _wire(message: Any) -> dict[str, Any]:
+    if type(message) is dict:  # the usual input; a copy: the caller's dict is never changed
+        return message.copy()
     if isinstance(message, BaseModel):
         return message.model_dump(by_alias=True, exclude_unset=True)
     if isinstance(message, Mapping):
