@@ -53,7 +53,8 @@ def _fits(outcome: MessageOutcome, answer: Any) -> bool:
         return False
     if outcome.to is not None:
         to = field_of(answer, "to")
-        return to in (None, "") or number_key(to) == number_key(outcome.to)
+        # The number as sent (the usual answer) needs no digit comparison.
+        return to in (None, "") or to == outcome.to or number_key(to) == number_key(outcome.to)
     list_id = field_of(answer, "list_id")
     return list_id in (None, "") or str(list_id) == str(outcome.list_id)
 
@@ -73,18 +74,32 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
     recipient) where that pair is unique on both sides. The rest stays unknown.
     """
     result = Attribution()
-    position = 0
+    accepted = result.accepted
+    position, count = 0, len(answers)
     rest: list[MessageOutcome] = []
     for number, outcome in enumerate(outcomes):
         if outcome.to is None:  # a list: every consecutive entry of that list
             mine = []
-            while position < len(answers) and _fits(outcome, answers[position]):
+            while position < count and _fits(outcome, answers[position]):
                 mine.append(answers[position])
                 position += 1
             if mine:
                 _settle(outcome, mine, result)
                 continue
-        elif position < len(answers) and _fits(outcome, answers[position]):
+        elif (
+            position < count
+            and type(answer := answers[position]) is dict
+            and answer.get("status") == "SUCCESS"
+            and answer.get("custom_string") == outcome.reference
+            and answer.get("to") == outcome.to
+        ):  # the usual answer (JSON): what _fits and _settle decide, in one step
+            message_id = answer.get("message_id")
+            outcome.message_id = message_id if message_id is None else str(message_id)
+            outcome.status = "SUCCESS"
+            accepted.append(outcome)
+            position += 1
+            continue
+        elif position < count and _fits(outcome, answers[position]):
             _settle(outcome, [answers[position]], result)
             position += 1
             continue
@@ -114,7 +129,8 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
 def _settle(outcome: MessageOutcome, mine: list[Any], result: Attribution) -> None:
     statuses = [field_of(a, "status") for a in mine]
     if "SUCCESS" in statuses:
-        outcome.message_id = field_of(mine[statuses.index("SUCCESS")], "message_id")
+        message_id = field_of(mine[statuses.index("SUCCESS")], "message_id")
+        outcome.message_id = message_id if message_id is None else str(message_id)
         outcome.status = "SUCCESS"
         result.accepted.append(outcome)
     elif statuses[0] is None:

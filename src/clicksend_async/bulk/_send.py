@@ -3,11 +3,12 @@ against its checkpoint before sending anything, write ahead, send concurrently, 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sized
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,23 +42,23 @@ DEFAULT_CHUNKS_IN_FLIGHT = 16  # when the client sets no max_concurrency
 NEW_RUN_HINT = "resume with the same input, or start a new run (FileCheckpoint(path, mode='new'))"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Part:
     """One request to make: messages of one chunk (a resumed chunk may get a further part)."""
 
     chunk: int
     part: int
-    items: list[Prepared]
+    items: list[Prepared]  # emptied once its body is built
     digest: str
+    outcomes: list[MessageOutcome]
+    until: float | None  # the latest schedule of its messages
 
-    @property
-    def outcomes(self) -> list[MessageOutcome]:
-        return [item.outcome for item in self.items]
 
-    @property
-    def until(self) -> float | None:
-        schedules = [item.schedule for item in self.items if item.schedule is not None]
-        return max(schedules) if schedules else None
+def _part(chunk: int, number: int, items: list[Prepared]) -> _Part:
+    digest = chunk_digest([(i.outcome.index, i.digest) for i in items])
+    schedules = [item.schedule for item in items if item.schedule is not None]
+    until = max(schedules) if schedules else None
+    return _Part(chunk, number, items, digest, [item.outcome for item in items], until)
 
 
 async def send_bulk(
@@ -91,7 +92,10 @@ async def send_bulk(
         if report is None:
             report = BulkReport(channel=channel, run_id=run.run_id)
         report.channel, report.run_id, report.started_at = channel, run.run_id, run.started
-        engine = _Engine(client, operation, item_model, shared, store, run, report, chunk_size)
+        engine = _Engine(
+            client, _answered_as_json(client, operation), item_model, shared, store, run, report,
+            chunk_size,
+        )  # fmt: skip
         engine.on_progress = on_progress
         engine.total = len(messages) if isinstance(messages, Sized) else None
         concurrency = max_chunks_in_flight or client.limiter.max_concurrency
@@ -150,22 +154,28 @@ class _Engine:
         await self._progress()
 
     async def _read(self, messages: Iterable[Any] | AsyncIterable[Any]) -> None:
-        chunk, read = 0, 0
-        async for index, raw in _enumerate(messages):
-            if self.fatal is not None:
-                return  # what was read stays not_sent
-            if index // self.chunk_size != chunk:
-                await self._complete(chunk)
-                chunk = index // self.chunk_size
-            read += 1
-            self.report.total += 1
-            reference = f"{self.report.run_id}-{chunk}-{index}"
-            item = prepare(self.channel, raw, index, reference, self.shared, self.item_model)
-            if isinstance(item, MessageOutcome):
-                self.report.rejected.append(item)
-                self.refused[index] = item
-            else:
-                self.items[index] = item
+        chunk, read, size = 0, 0, self.chunk_size
+        # The same loop twice: a sync input is read without an async generator per message.
+        if isinstance(messages, AsyncIterable):
+            index = -1
+            async for raw in messages:
+                index += 1
+                if self.fatal is not None:
+                    return  # what was read stays not_sent
+                if index // size != chunk:
+                    await self._complete(chunk)
+                    chunk = index // size
+                read += 1
+                self._take(chunk, index, raw)
+        else:
+            for index, raw in enumerate(messages):
+                if self.fatal is not None:
+                    return  # what was read stays not_sent
+                if index // size != chunk:
+                    await self._complete(chunk)
+                    chunk = index // size
+                read += 1
+                self._take(chunk, index, raw)
         if read and self.fatal is None:
             await self._complete(chunk)
         if self.book.parts and self.fatal is None:  # recorded chunks past the end of the input
@@ -176,6 +186,16 @@ class _Engine:
         if isinstance(self.store, Claiming) and self.fatal is None:
             self._save({"kind": "end", "total": read})  # the campaign's length, for its report
         await self._release_held_back()
+
+    def _take(self, chunk: int, index: int, raw: Any) -> None:
+        self.report.total += 1
+        reference = f"{self.report.run_id}-{chunk}-{index}"
+        item = prepare(self.channel, raw, index, reference, self.shared, self.item_model)
+        if isinstance(item, MessageOutcome):
+            self.report.rejected.append(item)
+            self.refused[index] = item
+        else:
+            self.items[index] = item
 
     async def _complete(self, chunk: int) -> None:
         """Every message of ``chunk`` has been read: check it against the checkpoint, settle what
@@ -209,8 +229,7 @@ class _Engine:
         self.items, self.refused = {}, {}
         if fresh:
             number = max((r.part for r in recorded), default=-1) + 1
-            digest = chunk_digest([(i.outcome.index, i.digest) for i in fresh])
-            self.held_back.append(_Part(chunk, number, fresh, digest))
+            self.held_back.append(_part(chunk, number, fresh))
         if self.last_recorded is None or chunk >= self.last_recorded:
             await self._release_held_back()  # every recorded chunk up to here matched
         if resumed:
@@ -300,18 +319,22 @@ class _Engine:
             del self.pending[key]
             self.report.requests += 1
             body = {**self.shared, "messages": [item.wire for item in part.items]}
-            record: dict[str, Any]
+            part.items = []  # the body holds what is still needed of them
+            record: dict[str, Any] | None = None
             failure: ChunkFailure | None = None
             try:
                 envelope = await send_chunk(self.client, self.operation, body)
                 answered = time.time()
                 answers = field_of(field_of(envelope, "data"), "messages")
+                del body, envelope  # the request and the answer are no longer needed
                 result = attribute(outcomes, answers if isinstance(answers, list) else [])
-                record = final_record(
-                    *key, "done", answered, accepted=[o.record() for o in result.accepted],
-                    rejected=[o.record() for o in result.rejected],
-                    unknown=[o.record() for o in result.unknown],
-                )  # fmt: skip
+                del answers
+                if self.store is not None:
+                    record = final_record(
+                        *key, "done", answered, accepted=[o.record() for o in result.accepted],
+                        rejected=[o.record() for o in result.rejected],
+                        unknown=[o.record() for o in result.unknown],
+                    )  # fmt: skip
                 self.report.accepted.extend(result.accepted)
                 self.report.rejected.extend(result.rejected)
                 if result.unknown:
@@ -335,7 +358,8 @@ class _Engine:
                 self.report.unknown.append(failure)
                 self._save(record)
                 raise
-            self._save(record)
+            if record is not None:
+                self._save(record)
         finally:
             self.slots.release()
         await self._progress()
@@ -358,9 +382,9 @@ class _Engine:
             answered_at=answered, until=part.until, unknown_since=answered,
         )  # fmt: skip
 
-    def _save(self, record: dict[str, Any]) -> bool:
+    def _save(self, record: dict[str, Any] | None) -> bool:
         """Record in the checkpoint; a failure ends the run (it could not be resumed)."""
-        if self.store is None:
+        if self.store is None or record is None:
             return True
         try:
             self.store.save(record)
@@ -446,13 +470,15 @@ class _Engine:
             self._stop(exc)
 
 
-async def _enumerate(messages: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
-    """(index, message) over a sync or async iterable, one at a time."""
-    if isinstance(messages, AsyncIterable):
-        index = 0
-        async for message in messages:
-            yield index, message
-            index += 1
-    else:
-        for index, message in enumerate(messages):
-            yield index, message
+def _answered_as_json(client: BulkClient, operation: Operation[Any]) -> Operation[Any]:
+    """The send operation, its answer returned as decoded JSON rather than as a model.
+
+    The engine reads five fields of each answer record (``_match`` takes models and dicts
+    alike); building the envelope model of 1,000 records cost more than everything else the
+    engine does per message. An error envelope is still an error (checked before any model),
+    and a client with ``strict_response_validation=True`` keeps the model, so an answer that does
+    not fit it still makes the chunk ``unknown``.
+    """
+    if getattr(client, "strict_response_validation", False) or operation.response_model is None:
+        return operation
+    return dataclasses.replace(operation, response_model=None)

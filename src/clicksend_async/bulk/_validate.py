@@ -11,7 +11,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from clicksend_async.bulk._outcomes import MessageOutcome
 
 MAX_PER_REQUEST = _constants.BULK_MAX_PER_REQUEST
 PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+SEPARATORS = re.compile(r"[\s().-]")  # removed from a number before it is checked
 SCHEDULE_GRACE = _constants.BULK_SCHEDULE_GRACE
 # A schedule further ahead than this is refused: a typo (year 20266), and near year 9999 the
 # SDK could not even read the server's echo of it back.
@@ -46,11 +47,43 @@ class Prepared:
 
 def canonical(value: Any) -> bytes:
     """Strict JSON (UTF-8, sorted keys, no NaN): the same content always gives the same bytes,
-    and what cannot be sent as JSON (lone surrogates, NaN) fails here, before sending."""
-    text = json.dumps(
+    and what cannot be sent as JSON (lone surrogates, NaN) fails here, before sending.
+
+    The bytes of ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False)``, from one encoder built once: ``json.dumps`` builds
+    a new one per call, most of its cost for a message (no circular-reference bookkeeping
+    either: a cycle fails as RecursionError, still before sending)."""
+    if _ENCODE is None:
+        return _dumps(value).encode("utf-8")
+    return "".join(_ENCODE(value, 0)).encode("utf-8")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-    return text.encode("utf-8")
+
+
+def _encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    make = getattr(json.encoder, "c_make_encoder", None)
+    escape = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or escape is None:  # no C accelerator: json.dumps
+        return None
+    default = json.JSONEncoder().default  # raises TypeError, as json.dumps does
+    try:
+        # (markers, default, encoder, indent, key_sep, item_sep, sort_keys, skipkeys, allow_nan)
+        encode: Callable[[Any, int], Sequence[str]] = make(
+            None, default, escape, None, ":", ",", True, False, False
+        )
+        probe = {"b": [1, 2.5, None, True], "a": '\u00e9"', "c": {"z": 1, "y": ""}}
+        if "".join(encode(probe, 0)) != _dumps(probe):
+            return None
+    except Exception:  # another interpreter's signature: json.dumps
+        return None
+    return encode
+
+
+_ENCODE = _encoder()
 
 
 def digest_of(data: bytes) -> str:
@@ -106,28 +139,29 @@ def prepare(
         reason = _problem(channel, wire, shared)
     except Exception as exc:  # never let one message end the run
         reason = f"{_locate(wire) or 'message'}: cannot be checked ({type(exc).__name__})"
+    content = b""
+    dumped = False
+    if reason is None:
+        plain = _plain(wire, item_model)
+        if plain is not None:  # what validating and dumping would give, without either
+            wire = plain
+        else:
+            wire, reason = _validated(wire, item_model)
+            dumped = True
     if reason is None:
         try:
-            validated = item_model.model_validate(wire)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "message"
-            reason = f"{where}: {first.get('msg')}"
-        except Exception as exc:  # a validator that raised something else
-            reason = f"message: invalid ({type(exc).__name__}: {exc})"
-    if reason is None:
-        try:
-            wire = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
             content = canonical(wire)
-        except Exception as exc:  # PydanticSerializationError, UnicodeError, ...
-            where = _locate(validated.model_dump(by_alias=True, exclude_unset=True)) or "message"
-            reason = f"{where}: cannot be sent as JSON ({type(exc).__name__})"
+        except Exception as exc:  # UnicodeError (a lone surrogate), NaN, ...
+            reason = f"{_locate(wire) or 'message'}: cannot be sent as JSON ({type(exc).__name__})"
     if reason is not None:
         outcome.reason = reason
         return outcome
     outcome.status = None
-    outcome.reference = str(wire["custom_string"])
-    outcome.to, outcome.list_id = _text(wire.get("to")), _int(wire.get("list_id"))
+    if dumped:  # the model may have changed them ("to": 614... -> "614...")
+        outcome.reference = str(wire["custom_string"])
+        outcome.to, outcome.list_id = _text(wire.get("to")), _int(wire.get("list_id"))
+    else:
+        outcome.reference = wire["custom_string"]
     schedule = wire.get("schedule")
     when = float(schedule) if isinstance(schedule, (int, float)) and schedule else None
     message_digest = hashlib.sha256(content).digest()[:DIGEST_BYTES]
@@ -135,11 +169,149 @@ def prepare(
     return Prepared(outcome, wire, message_digest, when, late)
 
 
+def _validated(wire: dict[str, Any], item_model: type[BaseModel]) -> tuple[dict[str, Any], Any]:
+    """(the wire form of the validated message, None), or (``wire``, the reason it is refused)."""
+    try:
+        validated = item_model.model_validate(wire)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "message"
+        return wire, f"{where}: {first.get('msg')}"
+    except Exception as exc:  # a validator that raised something else
+        return wire, f"message: invalid ({type(exc).__name__}: {exc})"
+    try:
+        dumped = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    except Exception as exc:  # PydanticSerializationError, ...
+        where = _locate(validated.model_dump(by_alias=True, exclude_unset=True)) or "message"
+        return wire, f"{where}: cannot be sent as JSON ({type(exc).__name__})"
+    return dumped, None
+
+
+# -- messages that need no model ---------------------------------------------------------------
+#
+# Most messages are dicts of strings: {"to": "+61...", "body": "..."}. For a field that the model
+# declares as a plain ``str`` (or ``str | None``), validating a ``str`` returns it unchanged and
+# the JSON dump writes it back under its wire name: the wire form is the message itself, its keys
+# in the model's field order (the dump's order). ``_plain`` gives that without building a model
+# (most of the per-message cost), for models whose schema has nothing else that could act on such
+# a field (no validator, constraint, transform or alias choice): anything else, and any message
+# with another key or value type, is validated by the model as before. tests/test_bulk_fast.py
+# checks that both give the same wire form.
+
+_PLAIN_CONFIG = frozenset(
+    {
+        "coerce_numbers_to_str",  # acts on numbers only
+        "extra_fields_behavior",
+        "serialize_by_alias",
+        "title",
+        "validate_by_alias",
+        "validate_by_name",
+    }
+)
+_PLAIN_FIELD = frozenset({"type", "schema", "metadata", "serialization_alias", "validation_alias"})
+# model -> (wire name -> nullable, in the dump's order; the required fields' wire names), or
+# None when no message can skip it
+_Plain = tuple[dict[str, bool], frozenset[str]]
+_Order = tuple[tuple[str, ...], frozenset[str]]
+_PLAIN_FIELDS: dict[type[BaseModel], _Plain | None] = {}
+
+
+def _plain(wire: dict[str, Any], item_model: type[BaseModel]) -> dict[str, Any] | None:
+    """``wire`` in the model's order when validating and dumping it would change nothing, else
+    None (the model has to validate it)."""
+    keys = tuple(wire)
+    try:
+        order = _PLAIN_ORDERS[item_model, keys]
+    except KeyError:
+        order = _plain_order(item_model, keys)
+    if order is None:
+        return None
+    nullable = order[1]
+    for name, value in wire.items():
+        if type(value) is not str and (value is not None or name not in nullable):
+            return None
+    return {name: wire[name] for name in order[0]}
+
+
+# (model, the message's keys in its order) -> (the keys in the dump's order, the nullable ones),
+# or None when such a message needs the model; a campaign's messages share a few key sets.
+_PLAIN_ORDERS: dict[tuple[type[BaseModel], tuple[Any, ...]], _Order | None] = {}
+_ORDERS_KEPT = 256
+
+
+def _plain_order(item_model: type[BaseModel], keys: tuple[Any, ...]) -> _Order | None:
+    try:
+        known = _PLAIN_FIELDS[item_model]
+    except KeyError:
+        known = _PLAIN_FIELDS[item_model] = _plain_fields(item_model)
+    order: _Order | None = None
+    present = set(keys)
+    # Only plain fields (by wire name, as str), every required one ("Field required" else).
+    if known is not None and all(type(k) is str for k in keys):
+        fields, required = known
+        if present <= fields.keys() and present >= required:
+            ordered = tuple(name for name in fields if name in present)
+            order = ordered, frozenset(name for name in ordered if fields[name])
+    if len(_PLAIN_ORDERS) < _ORDERS_KEPT:
+        _PLAIN_ORDERS[item_model, keys] = order
+    return order
+
+
+def _plain_fields(item_model: type[BaseModel]) -> _Plain | None:
+    """The model's plain string fields by wire name (True: None allowed), in field order, and
+    the wire names of its required fields."""
+    try:
+        if not item_model.__pydantic_complete__:
+            item_model.model_rebuild()
+        schema: Any = item_model.__pydantic_core_schema__
+        if schema.get("type") != "model" or schema.get("custom_init") or schema.get("root_model"):
+            return None  # a model validator wraps the schema; custom __init__; RootModel
+        if schema.get("post_init") or not set(schema.get("config", {})) <= _PLAIN_CONFIG:
+            return None
+        inner = schema["schema"]
+        if inner.get("type") != "model-fields" or inner.get("computed_fields"):
+            return None
+        if set(inner) - {"type", "fields", "computed_fields", "model_name"}:
+            return None  # extras_schema, a model-level serializer, ...
+        plain: dict[str, bool] = {}
+        required = set()
+        for name, field in inner["fields"].items():
+            if field["schema"].get("type") != "default":
+                required.add(field.get("serialization_alias", name))
+            if set(field) - _PLAIN_FIELD:
+                continue  # frozen, excluded, ...: not plain, so never skipped
+            wire_name = field.get("serialization_alias", name)
+            if field.get("validation_alias", name) != wire_name:
+                continue  # e.g. alias choices: the model has to resolve it
+            if wire_name != name and wire_name in inner["fields"]:
+                continue  # also another field's Python name: the model has to resolve it
+            kind = _plain_kind(field["schema"])
+            if kind is not None:
+                plain[wire_name] = kind
+        return plain, frozenset(required)
+    except Exception:  # a schema of another shape: always validate
+        return None
+
+
+def _plain_kind(schema: Any) -> bool | None:
+    """True for ``str | None = None``, False for a required ``str``, None for anything else."""
+    if schema == {"type": "str"}:
+        return False
+    if schema.get("type") == "default" and schema.get("default", ...) is None:
+        if set(schema) == {"type", "default", "schema"}:
+            inner = schema["schema"]
+            if inner == {"type": "nullable", "schema": {"type": "str"}}:
+                return True
+    return None
+
+
 def _now() -> float:
     return time.time()
 
 
 def _wire(message: Any) -> dict[str, Any]:
+    if type(message) is dict:  # the usual input; a copy: the caller's dict is never changed
+        return message.copy()
     if isinstance(message, BaseModel):
         return message.model_dump(by_alias=True, exclude_unset=True)
     if isinstance(message, Mapping):
@@ -165,11 +337,16 @@ def _problem(channel: str, message: dict[str, Any], shared: Mapping[str, Any]) -
     to, list_id = message.get("to"), message.get("list_id")
     if to in (None, "") and list_id in (None, ""):
         return "to: a recipient (to) or a list_id is required"
-    if to not in (None, "") and not PHONE.match(re.sub(r"[\s().-]", "", str(to))):
-        return f"to: {to!r} is not a phone number"
-    schedule = _schedule_problem(message.get("schedule"))
-    if schedule is not None:
-        return f"schedule: {schedule}"
+    if to not in (None, ""):
+        # Most numbers have no separators: the same test without removing any first.
+        if not (type(to) is str and PHONE.match(to)) and not PHONE.match(
+            SEPARATORS.sub("", str(to))
+        ):
+            return f"to: {to!r} is not a phone number"
+    if message.get("schedule") is not None:
+        schedule = _schedule_problem(message.get("schedule"))
+        if schedule is not None:
+            return f"schedule: {schedule}"
     if channel == "mms":
         if not (message.get("subject") or shared.get("subject")):
             return "subject: required for MMS"

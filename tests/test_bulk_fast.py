@@ -1,0 +1,246 @@
+"""The bulk engine's per-message shortcuts give what the model would: the wire form of a message
+(and so each request body, byte for byte) and its checkpoint digest are those of validating and
+dumping it with its pydantic model and hashing ``json.dumps`` of it; the checkpoint's digest is
+that of the messages actually sent; answers are read as JSON unless strict validation is on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from clicksend_async import AsyncClickSend
+from clicksend_async.bulk import MemoryCheckpoint
+from clicksend_async.bulk import _validate as bulk_validate
+from clicksend_async.models import clicksend as m
+from tests.bulk_helpers import numbers
+from tests.conftest import envelope
+
+SOON = int(time.time()) + 86400
+MODELS: dict[str, type[BaseModel]] = {
+    "sms": m.SmsMessage,
+    "mms": m.MmsMessage,
+    "voice": m.VoiceMessage,
+}
+SHARED = {"sms": {}, "mms": {"media_file": "https://example.com/a.jpg"}, "voice": {}}
+
+
+def reference_prepare(
+    channel: str, raw: dict[str, Any], reference: str
+) -> tuple[dict[str, Any], bytes] | None:
+    """What the engine sent for a message before its shortcuts: the model's JSON dump, and the
+    digest of ``json.dumps`` of it (None when the model refuses the message)."""
+    wire = dict(raw)
+    if wire.get("custom_string") in (None, ""):
+        wire["custom_string"] = reference
+    try:
+        model = MODELS[channel].model_validate(wire)
+        dumped = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        text = json.dumps(
+            dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        content = text.encode("utf-8")
+    except Exception:
+        return None
+    return dumped, hashlib.sha256(content).digest()[: bulk_validate.DIGEST_BYTES]
+
+
+TEXT = st.text(max_size=8)
+PHONE = st.from_regex(r"\+?61[0-9]{9}", fullmatch=True)
+# Keys the shortcut takes (plain string fields), the model's Python names, extras, other types.
+KEY = st.sampled_from(
+    ["from", "from_", "source", "country", "from_email", "subject", "voice", "lang",
+     "custom_string", "list_id", "schedule", "contact_id", "media_file", "extra"]
+)  # fmt: skip
+VALUE = st.one_of(TEXT, st.none(), st.integers(-5, 10**12), st.booleans(), st.floats())
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> dict[str, Any]:
+    message: dict[str, Any] = {}
+    if draw(st.booleans()):
+        message["to"] = draw(st.one_of(PHONE, st.integers(10**9, 10**11), st.none()))
+    if draw(st.integers(0, 9)):
+        message["body"] = draw(st.text(min_size=1, max_size=12).filter(str.strip))
+    for key in draw(st.lists(KEY, max_size=5, unique=True)):
+        message[key] = draw(TEXT if draw(st.booleans()) else VALUE)
+    keys = draw(st.permutations(list(message)))  # the caller's order must not matter
+    return {key: message[key] for key in keys}
+
+
+@settings(max_examples=400, deadline=None)
+@given(channel=st.sampled_from(sorted(MODELS)), raw=messages())
+def test_a_message_is_sent_as_its_model_would_dump_it(channel: str, raw: dict[str, Any]) -> None:
+    prepared = bulk_validate.prepare(channel, raw, 7, "run-0-7", SHARED[channel], MODELS[channel])
+    expected = reference_prepare(channel, raw, "run-0-7")
+    if isinstance(prepared, bulk_validate.Prepared):
+        assert expected is not None, f"sent, though the model refuses it: {prepared.wire}"
+        wire, digest = expected
+        # Same content, same key order: the request body is byte-identical.
+        assert list(prepared.wire.items()) == list(wire.items())
+        assert json.dumps(prepared.wire) == json.dumps(wire)
+        assert prepared.digest == digest
+        assert prepared.outcome.reference == str(wire["custom_string"])
+    else:
+        assert prepared.status == "INVALID" and prepared.reason
+        if expected is None:  # the model refuses it: the reason names the model's field
+            return
+        # Refused by the engine's own checks (recipient, body, schedule...), not by the model.
+        assert prepared.reason.split(":")[0] in {
+            "body", "to", "schedule", "subject", "media_file", "voice",
+        }  # fmt: skip
+
+
+def test_the_shortcut_leaves_what_the_model_changes_to_the_model() -> None:
+    """Numbers become strings, Python names wire names, a missing required field is named."""
+    sms = bulk_validate.prepare("sms", {"to": 61411111111, "body": "x"}, 0, "r", {}, m.SmsMessage)
+    assert isinstance(sms, bulk_validate.Prepared) and sms.wire["to"] == "61411111111"
+    assert sms.outcome.to == "61411111111"
+    named = bulk_validate.prepare(
+        "sms", {"to": "+61411111111", "body": "x", "from_": "Shop"}, 0, "r", {}, m.SmsMessage
+    )
+    assert isinstance(named, bulk_validate.Prepared) and named.wire["from"] == "Shop"
+    shared = SHARED["mms"]
+    mms = {"to": "+61411111111", "body": "x", "subject": "s"}
+    refused = bulk_validate.prepare("mms", mms, 0, "r", shared, m.MmsMessage)
+    assert not isinstance(refused, bulk_validate.Prepared)
+    assert refused.reason == "from: Field required"
+
+
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text()),
+    lambda inner: st.one_of(st.lists(inner), st.dictionaries(st.text(), inner)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON)
+def test_canonical_is_json_dumps(value: Any) -> None:
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        expected: bytes | None = text.encode("utf-8")
+    except ValueError:  # infinity, a lone surrogate
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            bulk_validate.canonical(value)
+    else:
+        assert bulk_validate.canonical(value) == expected
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, "\udfff", {1: {2}}])
+def test_canonical_refuses_what_json_cannot_carry(bad: Any) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        bulk_validate.canonical({"a": [bad]})
+
+
+def recording(router: respx.MockRouter, bodies: list[bytes], answer: Any = None) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        sent = json.loads(request.content)["messages"]
+        records = answer(sent) if answer else [
+            {**msg, "status": "SUCCESS", "message_id": f"id-{msg['custom_string']}"} for msg in sent
+        ]  # fmt: skip
+        return httpx.Response(200, json=envelope({"messages": records}))
+
+    router.post("/sms/send").mock(side_effect=handler)
+
+
+async def test_each_body_is_the_models_dump_and_the_checkpoint_digests_what_was_sent(
+    router: respx.MockRouter,
+) -> None:
+    bodies: list[bytes] = []
+    recording(router, bodies)
+    inputs = [
+        *numbers(5),
+        {"body": "to a list", "list_id": 42, "custom_string": "tag"},
+        {"to": "0411 111 111", "body": "spaced", "from_": "Shop", "country": "AU"},
+        {"to": 61411111111, "body": "a number", "schedule": str(SOON)},
+        {"body": "no recipient"},  # refused: never sent
+        {"to": "+61411111112", "source": "crm", "body": "é ünïcode ✓", "extra": {"b": 1, "a": 2}},
+    ]
+    store = MemoryCheckpoint()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+    async with AsyncClickSend("u", "k", http_client=http) as cs:
+        report = await cs.sms.send_bulk(inputs, checkpoint=store, chunk_size=4)
+    await http.aclose()
+    assert report.counts["accepted"] == 9 and report.counts["rejected"] == 1
+    run_id = report.run_id
+    inflight = [r for r in store.records if r.get("state") == "inflight"]
+    assert len(bodies) == len(inflight) == 3
+    for body, record in zip(bodies, sorted(inflight, key=lambda r: r["chunk"]), strict=True):
+        chunk = record["chunk"]
+        indices = [i for start, stop in record["indices"] for i in range(start, stop)]
+        expected = [reference_prepare("sms", inputs[i], f"{run_id}-{chunk}-{i}") for i in indices]
+        assert all(e is not None for e in expected)
+        wires = [e[0] for e in expected if e is not None]
+        # The bytes sent are what the model's dump gives (json_body: compact JSON).
+        assert body == json.dumps({"messages": wires}, separators=(",", ":")).encode()
+        # The recorded digest is that of the messages in these bytes, at their input positions.
+        sent = json.loads(body)["messages"]
+        digests = [reference_prepare("sms", message, "unused") for message in sent]
+        pairs = [(i, d[1]) for i, d in zip(indices, digests, strict=True) if d is not None]
+        assert record["digest"] == bulk_validate.chunk_digest(pairs)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+async def test_answers_are_read_as_json_unless_strict(
+    router: respx.MockRouter, strict: bool
+) -> None:
+    """A record the response model cannot read (an object as message_id) settles its message
+    from the JSON; a strict client refuses the answer, so the chunk stays unknown."""
+
+    def answer(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        records = [
+            {**msg, "status": "SUCCESS", "message_id": f"id-{msg['custom_string']}"} for msg in sent
+        ]
+        records[0]["message_id"] = 12345  # a number: read as its decimal string
+        records[1]["date"] = {"not": "a date"}  # a field the engine does not read
+        return records
+
+    bodies: list[bytes] = []
+    recording(router, bodies, answer)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+    options: dict[str, Any] = {"strict_response_validation": True} if strict else {}
+    async with AsyncClickSend("u", "k", http_client=http, max_retries=0, **options) as cs:
+        report = await cs.sms.send_bulk(numbers(3))
+    await http.aclose()
+    assert report.consistent and report.requests == 1
+    if strict:
+        assert report.counts["unknown"] == 3 and report.unknown[0].error_type
+    else:
+        assert report.counts["accepted"] == 3
+        assert report.accepted[0].message_id == "12345"
+
+
+def test_a_model_with_a_validator_is_always_validated() -> None:
+    """The shortcut is for schemas it can read: any validator makes every message go through
+    the model."""
+    from pydantic import field_validator
+
+    class Shouting(BaseModel):
+        body: str
+        to: str | None = None
+        custom_string: str | None = None
+
+        @field_validator("body")
+        @classmethod
+        def upper(cls, value: str) -> str:
+            return value.upper()
+
+    prepared = bulk_validate.prepare(
+        "sms", {"to": "+61411111111", "body": "hi"}, 0, "r", {}, Shouting
+    )
+    assert isinstance(prepared, bulk_validate.Prepared) and prepared.wire["body"] == "HI"
