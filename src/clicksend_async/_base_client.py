@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
-import math
+import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,7 +41,7 @@ from clicksend_async._observe import (
     logger,
     visible_headers,
 )
-from clicksend_async._rate_backend import RateBackendFactory
+from clicksend_async._rate_backend import RateBackendFactory, current_time
 from clicksend_async._ratelimit import RateLimiter
 from clicksend_async._transport import (
     NOT_RETRYABLE,
@@ -58,6 +58,7 @@ from clicksend_async.errors import redact
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
 Sender = AiohttpSender | HttpxSender | DefaultSender
+_NATIVE_TIMEOUT = sys.version_info >= (3, 11)  # asyncio.timeout_at
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
@@ -81,19 +82,30 @@ class LoopPin:
     def __init__(self) -> None:
         self._ref: weakref.ReferenceType[Any] | None = None
 
-    def check(self, client_name: str) -> None:
-        try:
-            library = sniffio.current_async_library()
-        except sniffio.AsyncLibraryNotFoundError:
-            return  # not inside an event loop: the call will fail on its own terms
-        if library == "asyncio":
-            current: Any = asyncio.get_running_loop()
-        elif library == "trio":
-            import trio  # only ever reached under trio, so it is installed
-
-            current = trio.lowlevel.current_trio_token()
+    def check(self, client_name: str) -> bool:
+        """Refuse another loop than the first one; True when running on plain asyncio."""
+        loop = None
+        if sniffio.thread_local.name is None and sniffio.current_async_library_cvar.get() is None:
+            loop = asyncio._get_running_loop()  # what sniffio would find, without its lookups
+        current: Any
+        if loop is not None:
+            ref = self._ref
+            if ref is not None and ref() is loop:
+                return True  # the common case: the loop of the first call
+            current = loop
         else:
-            return
+            try:
+                library = sniffio.current_async_library()
+            except sniffio.AsyncLibraryNotFoundError:
+                return False  # not inside an event loop: the call will fail on its own terms
+            if library == "asyncio":
+                current = asyncio.get_running_loop()
+            elif library == "trio":
+                import trio  # only ever reached under trio, so it is installed
+
+                current = trio.lowlevel.current_trio_token()
+            else:
+                return False
         if self._ref is None:
             self._ref = weakref.ref(current)
         elif self._ref() is not current:
@@ -101,6 +113,7 @@ class LoopPin:
                 f"this {client_name} was first used on another event loop; its connections "
                 "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
             )
+        return loop is not None
 
 
 class RequestLoop:
@@ -131,6 +144,17 @@ class RequestLoop:
         self.closed = False  # this client's aclose(); the sender may be shared and stay open
         self._client_name = client_name
         self._pin = pin or LoopPin()
+        # Under asyncio the total deadline can be asyncio's own timeout, cheaper than an anyio
+        # cancel scope, when nothing inside a call can hold an anyio shield that should defer
+        # it: aiohttp (not httpx/httpcore, which shield their cleanup), the in-memory limiter
+        # (a shared backend shields its publishing) and no hooks (the caller's code).
+        self._native_deadline = (
+            _NATIVE_TIMEOUT
+            and isinstance(sender, (DefaultSender, AiohttpSender))
+            and not limiter.shared
+            and not self.hooks.request
+            and not self.hooks.response
+        )
 
     def derive(
         self,
@@ -158,8 +182,9 @@ class RequestLoop:
     def is_closed(self) -> bool:
         return self.closed or self.sender.is_closed
 
-    def check_event_loop(self) -> None:
-        self._pin.check(self._client_name)
+    def check_event_loop(self) -> bool:
+        """Refuse a second event loop; True when the call runs on plain asyncio."""
+        return self._pin.check(self._client_name)
 
     def check_open(self) -> None:
         if self.closed:
@@ -194,17 +219,39 @@ class RequestLoop:
         with ``errors.TimeoutError`` (``outcome_unknown`` when a send may have been written).
         """
         self.check_open()
-        self.check_event_loop()
+        on_asyncio = self.check_event_loop()
         effective = self.timeout if isinstance(timeout, NotGiven) else timeout
         total = total_seconds(effective)
         attempt = _Attempt()
-        deadline = None if total is None else anyio.current_time() + total
-        with anyio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+        if total is None:
             return await self._attempts(
                 attempt, method, url, path, params, headers, content, timeout, max_retries,
-                idempotent, references, interpret, status_error, deadline=deadline,
+                idempotent, references, interpret, status_error, deadline=None,
             )  # fmt: skip
-        assert scope.cancelled_caught
+        deadline = current_time() + total
+        if sys.version_info >= (3, 11) and (
+            on_asyncio and self._native_deadline and isinstance(headers, Mapping)
+        ):
+            timer = asyncio.timeout_at(deadline)  # the same clock: the loop's time()
+            try:
+                async with timer:
+                    return await self._attempts(
+                        attempt, method, url, path, params, headers, content, timeout,
+                        max_retries, idempotent, references, interpret, status_error,
+                        deadline=deadline,
+                    )  # fmt: skip
+            except TimeoutError as exc:
+                # Only the timer's own error (raised from the cancellation it caused); a
+                # TimeoutError the call raised itself (a read timeout) is the call's error.
+                if not (timer.expired() and type(exc) is TimeoutError):
+                    raise
+        else:
+            with anyio.CancelScope(deadline=deadline) as scope:
+                return await self._attempts(
+                    attempt, method, url, path, params, headers, content, timeout, max_retries,
+                    idempotent, references, interpret, status_error, deadline=deadline,
+                )  # fmt: skip
+            assert scope.cancelled_caught
         maybe_sent = attempt.maybe_sent and not idempotent
         logger.info("%s %s: gave up at the call's %.3g s deadline", method, path, total)
         raise errors.TimeoutError(
@@ -323,9 +370,7 @@ class RequestLoop:
                     # One 429 pauses every task of this client (and every client sharing its
                     # limiter backend), not only the one that saw it.
                     await limiter.apause(min(wait, self.max_retry_after))
-                    in_time = (
-                        retries_left if deadline is None else anyio.current_time() + wait < deadline
-                    )
+                    in_time = retries_left if deadline is None else current_time() + wait < deadline
                     if in_time and wait <= self.max_retry_after:
                         logger.info(
                             "%s %s: attempt %d: 429, client paused %.2f s%s", method, path,
