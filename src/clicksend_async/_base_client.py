@@ -58,7 +58,7 @@ from clicksend_async.errors import redact
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
 Sender = AiohttpSender | HttpxSender | DefaultSender
-_NATIVE_TIMEOUT = sys.version_info >= (3, 11)  # asyncio.timeout_at
+_NATIVE_TIMEOUT = sys.version_info >= (3, 11)  # Task.cancelling()/uncancel()
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
@@ -82,8 +82,8 @@ class LoopPin:
     def __init__(self) -> None:
         self._ref: weakref.ReferenceType[Any] | None = None
 
-    def check(self, client_name: str) -> bool:
-        """Refuse another loop than the first one; True when running on plain asyncio."""
+    def check(self, client_name: str) -> asyncio.AbstractEventLoop | None:
+        """Refuse another loop than the first one; the loop when running on plain asyncio."""
         loop = None
         if sniffio.thread_local.name is None and sniffio.current_async_library_cvar.get() is None:
             loop = asyncio._get_running_loop()  # what sniffio would find, without its lookups
@@ -91,13 +91,13 @@ class LoopPin:
         if loop is not None:
             ref = self._ref
             if ref is not None and ref() is loop:
-                return True  # the common case: the loop of the first call
+                return loop  # the common case: the loop of the first call
             current = loop
         else:
             try:
                 library = sniffio.current_async_library()
             except sniffio.AsyncLibraryNotFoundError:
-                return False  # not inside an event loop: the call will fail on its own terms
+                return None  # not inside an event loop: the call will fail on its own terms
             if library == "asyncio":
                 current = asyncio.get_running_loop()
             elif library == "trio":
@@ -105,7 +105,7 @@ class LoopPin:
 
                 current = trio.lowlevel.current_trio_token()
             else:
-                return False
+                return None
         if self._ref is None:
             self._ref = weakref.ref(current)
         elif self._ref() is not current:
@@ -113,7 +113,7 @@ class LoopPin:
                 f"this {client_name} was first used on another event loop; its connections "
                 "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
             )
-        return loop is not None
+        return loop
 
 
 class RequestLoop:
@@ -144,7 +144,7 @@ class RequestLoop:
         self.closed = False  # this client's aclose(); the sender may be shared and stay open
         self._client_name = client_name
         self._pin = pin or LoopPin()
-        # Under asyncio the total deadline can be asyncio's own timeout, cheaper than an anyio
+        # Under asyncio the total deadline can be a plain asyncio timer, cheaper than an anyio
         # cancel scope, when nothing inside a call can hold an anyio shield that should defer
         # it: aiohttp (not httpx/httpcore, which shield their cleanup), the in-memory limiter
         # (a shared backend shields its publishing) and no hooks (the caller's code).
@@ -182,8 +182,8 @@ class RequestLoop:
     def is_closed(self) -> bool:
         return self.closed or self.sender.is_closed
 
-    def check_event_loop(self) -> bool:
-        """Refuse a second event loop; True when the call runs on plain asyncio."""
+    def check_event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """Refuse a second event loop; the loop when the call runs on plain asyncio."""
         return self._pin.check(self._client_name)
 
     def check_open(self) -> None:
@@ -219,7 +219,7 @@ class RequestLoop:
         with ``errors.TimeoutError`` (``outcome_unknown`` when a send may have been written).
         """
         self.check_open()
-        on_asyncio = self.check_event_loop()
+        loop = self.check_event_loop()
         effective = self.timeout if isinstance(timeout, NotGiven) else timeout
         total = total_seconds(effective)
         attempt = _Attempt()
@@ -229,22 +229,32 @@ class RequestLoop:
                 idempotent, references, interpret, status_error, deadline=None,
             )  # fmt: skip
         deadline = current_time() + total
-        if sys.version_info >= (3, 11) and (
-            on_asyncio and self._native_deadline and isinstance(headers, Mapping)
-        ):
-            timer = asyncio.timeout_at(deadline)  # the same clock: the loop's time()
+        task = asyncio.current_task() if loop is not None and self._native_deadline else None
+        if sys.version_info >= (3, 11) and task is not None and isinstance(headers, Mapping):
+            # asyncio.timeout_at(deadline), with one timer handle and none of its bookkeeping
+            # (it costs several times as much): the deadline cancels the task once, and the
+            # cancellation it caused (and only that one) is taken back and becomes the error.
+            cancelling = task.cancelling()
+            timer = loop.call_at(deadline, _expire, task, attempt)  # the clock: loop.time()
             try:
-                async with timer:
-                    return await self._attempts(
-                        attempt, method, url, path, params, headers, content, timeout,
-                        max_retries, idempotent, references, interpret, status_error,
-                        deadline=deadline,
-                    )  # fmt: skip
-            except TimeoutError as exc:
-                # Only the timer's own error (raised from the cancellation it caused); a
-                # TimeoutError the call raised itself (a read timeout) is the call's error.
-                if not (timer.expired() and type(exc) is TimeoutError):
-                    raise
+                result = await self._attempts(
+                    attempt, method, url, path, params, headers, content, timeout, max_retries,
+                    idempotent, references, interpret, status_error, deadline=deadline,
+                )  # fmt: skip
+            except asyncio.CancelledError:
+                timer.cancel()
+                if not attempt.expired or task.uncancel() > cancelling:
+                    raise  # someone else's cancellation
+            except BaseException:
+                timer.cancel()
+                if attempt.expired:
+                    task.uncancel()  # the cancellation it caused was absorbed on the way
+                raise
+            else:
+                timer.cancel()
+                if attempt.expired:
+                    task.uncancel()
+                return result
         else:
             with anyio.CancelScope(deadline=deadline) as scope:
                 return await self._attempts(
@@ -284,6 +294,7 @@ class RequestLoop:
         retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
         send = self.sender.send
         limiter = self.limiter
+        shared = limiter.shared
         hooks = self.hooks
         failures = 0  # attempts that count against max_retries (429s count against the clock)
         while True:
@@ -292,7 +303,9 @@ class RequestLoop:
             header_values = headers if isinstance(headers, Mapping) else await headers()
             started = time.monotonic()
             try:
-                async with limiter.slot():
+                # limiter.slot(), without its coroutines when no wait is needed
+                probe = False if limiter.try_slot() else await limiter.acquire_slot()
+                try:
                     if hooks.request:
                         await emit(
                             "request",
@@ -311,7 +324,12 @@ class RequestLoop:
                         content=content,
                         timeout=timeout,
                     )
-                    await limiter.aobserve(response.status, response.headers)
+                    if shared:
+                        await limiter.aobserve(response.status, response.headers)
+                    else:
+                        limiter.observe(response.status, response.headers)  # the same, in memory
+                finally:
+                    limiter.release_slot(probe)
             except httpx.TransportError as exc:
                 maybe_sent = classify_transport_error(exc)
                 attempt.maybe_sent = maybe_sent
@@ -452,11 +470,17 @@ def _injected(sender: Sender) -> bool:
 class _Attempt:
     """What the deadline handler needs to know about the attempt in progress."""
 
-    __slots__ = ("maybe_sent", "number")
+    __slots__ = ("expired", "maybe_sent", "number")
 
     def __init__(self) -> None:
         self.number = 0
         self.maybe_sent = False  # an attempt is between being handed to the sender and its answer
+        self.expired = False  # the asyncio deadline timer fired (and cancelled the task)
+
+
+def _expire(task: asyncio.Task[Any], attempt: _Attempt) -> None:
+    attempt.expired = True
+    task.cancel()
 
 
 class ClientBase:

@@ -310,6 +310,34 @@ class RateLimiter:
         """
         return _Slot(self)
 
+    def try_slot(self) -> bool:
+        """The uncontended path of :meth:`slot`, without a coroutine: take a slot now when
+        nothing has to be waited for (a free slot nobody queues for, no pause, no token bucket
+        or pace, the probe done, no shared backend). True: the caller holds the slot and hands
+        it back with :meth:`release_slot`. False: nothing was taken; use :meth:`acquire_slot`.
+        """
+        if self._backend is not None or not self._learned:
+            return False
+        local = self._local
+        if local.needs_turn() or not self._turn.idle:
+            return False
+        slots = self._slots
+        if slots is not None and not slots.try_acquire():
+            return False
+        self._in_flight += 1
+        if self._adaptive:
+            local.count_request()
+        return True
+
+    async def acquire_slot(self) -> bool:
+        """What entering :meth:`slot` waits for; returns the token :meth:`release_slot` takes
+        (True when this request is the adaptive probe)."""
+        return await self._acquire()
+
+    def release_slot(self, probe: bool = False) -> None:
+        """Hand back a slot of :meth:`try_slot` (``probe=False``) or :meth:`acquire_slot`."""
+        self._release(probe)
+
     def pause(self, seconds: float) -> None:
         """Make every acquirer wait until ``now + seconds`` (e.g. a 429's Retry-After).
 
