@@ -288,12 +288,13 @@ _FAST: dict[type[BaseModel], SchemaValidator | None] = {}
 
 
 def fast_validator(model: type[BaseModel]) -> SchemaValidator | None:
-    """A validator of ``model`` for answers that fit: the same schema without the lenient
-    wrapper of each :class:`CSModel` that has nothing to note (no ``_``-prefixed field), so an
-    answer whose every field fits is validated without one Python call per model.
+    """A validator of ``model`` for answers that fit: the same schema without the recovery of
+    the lenient wrappers. The wrapper of a :class:`CSModel` that has nothing to note (no
+    ``_``-prefixed field) is dropped, so an answer whose every field fits is validated
+    without one Python call per model; the others only note, never recover.
 
-    Its result, when it returns one, is exactly what ``model.model_validate`` returns (the
-    wrappers it drops only act when their model's validation fails). When it raises, the caller
+    Its result, when it returns one, is exactly what ``model.model_validate`` returns (what it
+    leaves out only acts when some model's validation fails). When it raises, the caller
     validates again with ``model.model_validate``, which recovers (lenient) or raises the same
     error as ever (:func:`strict_validation`). None when ``model`` has no such wrapper, or the
     schema could not be rebuilt: then ``model.model_validate`` is the only path.
@@ -319,8 +320,8 @@ def fast_validator(model: type[BaseModel]) -> SchemaValidator | None:
 
 
 def _strip_lenient(node: Any) -> tuple[Any, int]:
-    """A copy of a core schema without the ``_cs_keep_unfit_fields`` wrappers of models that
-    have no unprefixed fields; the number of wrappers dropped."""
+    """A copy of a core schema without the ``_cs_keep_unfit_fields`` wrappers (models with
+    unprefixed fields keep a wrapper that only notes them); the number of wrappers replaced."""
     if isinstance(node, list):
         found = 0
         items = []
@@ -338,9 +339,13 @@ def _strip_lenient(node: Any) -> tuple[Any, int]:
             getattr(function, "__func__", None) is _KEEP_UNFIT
             and isinstance(owner, type)
             and issubclass(owner, CSModel)
-            and not owner._cs_unprefixed
         ):
             inner, found = _strip_lenient(node["schema"])
+            if owner._cs_unprefixed:
+                # It must still note the unprefixed fields, but never recover: recovering here
+                # would keep raw what the slow path recovers deeper down.
+                noting = {"type": "no-info", "function": _noting(owner)}
+                return {**node, "function": noting, "schema": inner}, found + 1
             if "ref" in node:
                 if "ref" in inner:  # two names for one schema: keep the wrapper, to be safe
                     return node, 0
@@ -355,6 +360,19 @@ def _strip_lenient(node: Any) -> tuple[Any, int]:
         copied[key], n = _strip_lenient(value)
         found += n
     return copied, found
+
+
+def _noting(model: type[CSModel]) -> Any:
+    """The fast path's stand-in for ``_cs_keep_unfit_fields`` on a model with unprefixed
+    fields: the same note, no recovery (an error goes up, and the slow path takes over)."""
+
+    def validate(data: Any, handler: ModelWrapValidatorHandler[CSModel]) -> CSModel:
+        instance = handler(data)
+        if isinstance(data, Mapping):
+            model._cs_note_unprefixed(instance, data)
+        return instance
+
+    return validate
 
 
 def _included(name: str, info: SerializationInfo) -> bool:
