@@ -59,6 +59,7 @@ T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
 Sender = AiohttpSender | HttpxSender | DefaultSender
 _NATIVE_TIMEOUT = sys.version_info >= (3, 11)  # Task.cancelling()/uncancel()
+_AIOHTTP_SENDERS = (DefaultSender, AiohttpSender)  # (bound now: tests replace the names)
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
@@ -150,7 +151,7 @@ class RequestLoop:
         # (a shared backend shields its publishing) and no hooks (the caller's code).
         self._native_deadline = (
             _NATIVE_TIMEOUT
-            and isinstance(sender, (DefaultSender, AiohttpSender))
+            and isinstance(sender, _AIOHTTP_SENDERS)
             and not limiter.shared
             and not self.hooks.request
             and not self.hooks.response
