@@ -32,7 +32,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic_core import to_jsonable_python
+from pydantic_core import SchemaValidator, to_jsonable_python
 from typing_extensions import Self
 
 from clicksend_async._types import parse_unix_time
@@ -281,6 +281,98 @@ class CSModel(_CSBase):
     def unparsed_fields(self) -> dict[str, Any]:
         """The fields of this model kept as raw wire values (see the class docstring)."""
         return unparsed_fields(self)
+
+
+_KEEP_UNFIT = CSModel.__dict__["_cs_keep_unfit_fields"].__func__
+_FAST: dict[type[BaseModel], SchemaValidator | None] = {}
+
+
+def fast_validator(model: type[BaseModel]) -> SchemaValidator | None:
+    """A validator of ``model`` for answers that fit: the same schema without the recovery of
+    the lenient wrappers. The wrapper of a :class:`CSModel` that has nothing to note (no
+    ``_``-prefixed field) is dropped, so an answer whose every field fits is validated
+    without one Python call per model; the others only note, never recover.
+
+    Its result, when it returns one, is exactly what ``model.model_validate`` returns (what it
+    leaves out only acts when some model's validation fails). When it raises, the caller
+    validates again with ``model.model_validate``, which recovers (lenient) or raises the same
+    error as ever (:func:`strict_validation`). None when ``model`` has no such wrapper, or the
+    schema could not be rebuilt: then ``model.model_validate`` is the only path.
+    """
+    try:
+        return _FAST[model]
+    except KeyError:
+        pass
+    validator: SchemaValidator | None = None
+    if issubclass(model, CSModel):
+        try:
+            if not model.__pydantic_complete__:
+                model.model_rebuild()
+            stripped, found = _strip_lenient(model.__pydantic_core_schema__)
+            if found:
+                # Not the prebuilt validators of the nested models: they carry the wrappers.
+                validator = SchemaValidator(stripped, _use_prebuilt=False)
+        except Exception:  # a pydantic whose schema this does not understand: the slow path
+            log.debug("no fast validator for %s", model.__qualname__, exc_info=True)
+            validator = None
+    _FAST[model] = validator
+    return validator
+
+
+def _strip_lenient(node: Any) -> tuple[Any, int]:
+    """A copy of a core schema without the ``_cs_keep_unfit_fields`` wrappers (models with
+    unprefixed fields keep a wrapper that only notes them); the number of wrappers replaced."""
+    if isinstance(node, list):
+        found = 0
+        items = []
+        for item in node:
+            stripped, n = _strip_lenient(item)
+            items.append(stripped)
+            found += n
+        return items, found
+    if not isinstance(node, dict):
+        return node, 0
+    if node.get("type") == "function-wrap":
+        function = node.get("function", {}).get("function")
+        owner = getattr(function, "__self__", None)
+        if (
+            getattr(function, "__func__", None) is _KEEP_UNFIT
+            and isinstance(owner, type)
+            and issubclass(owner, CSModel)
+        ):
+            inner, found = _strip_lenient(node["schema"])
+            if owner._cs_unprefixed:
+                # It must still note the unprefixed fields, but never recover: recovering here
+                # would keep raw what the slow path recovers deeper down.
+                noting = {"type": "no-info", "function": _noting(owner)}
+                return {**node, "function": noting, "schema": inner}, found + 1
+            if "ref" in node:
+                if "ref" in inner:  # two names for one schema: keep the wrapper, to be safe
+                    return node, 0
+                inner = {**inner, "ref": node["ref"]}
+            return inner, found + 1
+    found = 0
+    copied: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("metadata", "serialization", "function", "cls"):
+            copied[key] = value
+            continue
+        copied[key], n = _strip_lenient(value)
+        found += n
+    return copied, found
+
+
+def _noting(model: type[CSModel]) -> Any:
+    """The fast path's stand-in for ``_cs_keep_unfit_fields`` on a model with unprefixed
+    fields: the same note, no recovery (an error goes up, and the slow path takes over)."""
+
+    def validate(data: Any, handler: ModelWrapValidatorHandler[CSModel]) -> CSModel:
+        instance = handler(data)
+        if isinstance(data, Mapping):
+            model._cs_note_unprefixed(instance, data)
+        return instance
+
+    return validate
 
 
 def _included(name: str, info: SerializationInfo) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
-import math
+import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,7 +41,7 @@ from clicksend_async._observe import (
     logger,
     visible_headers,
 )
-from clicksend_async._rate_backend import RateBackendFactory
+from clicksend_async._rate_backend import RateBackendFactory, current_time
 from clicksend_async._ratelimit import RateLimiter
 from clicksend_async._transport import (
     NOT_RETRYABLE,
@@ -58,6 +58,8 @@ from clicksend_async.errors import redact
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
 Sender = AiohttpSender | HttpxSender | DefaultSender
+_NATIVE_TIMEOUT = sys.version_info >= (3, 11)  # Task.cancelling()/uncancel()
+_AIOHTTP_SENDERS = (DefaultSender, AiohttpSender)  # (bound now: tests replace the names)
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 ErrorFactory = Callable[[RawResponse, int, float | None, bool], Exception]
@@ -81,19 +83,30 @@ class LoopPin:
     def __init__(self) -> None:
         self._ref: weakref.ReferenceType[Any] | None = None
 
-    def check(self, client_name: str) -> None:
-        try:
-            library = sniffio.current_async_library()
-        except sniffio.AsyncLibraryNotFoundError:
-            return  # not inside an event loop: the call will fail on its own terms
-        if library == "asyncio":
-            current: Any = asyncio.get_running_loop()
-        elif library == "trio":
-            import trio  # only ever reached under trio, so it is installed
-
-            current = trio.lowlevel.current_trio_token()
+    def check(self, client_name: str) -> asyncio.AbstractEventLoop | None:
+        """Refuse another loop than the first one; the loop when running on plain asyncio."""
+        loop = None
+        if sniffio.thread_local.name is None and sniffio.current_async_library_cvar.get() is None:
+            loop = asyncio._get_running_loop()  # what sniffio would find, without its lookups
+        current: Any
+        if loop is not None:
+            ref = self._ref
+            if ref is not None and ref() is loop:
+                return loop  # the common case: the loop of the first call
+            current = loop
         else:
-            return
+            try:
+                library = sniffio.current_async_library()
+            except sniffio.AsyncLibraryNotFoundError:
+                return None  # not inside an event loop: the call will fail on its own terms
+            if library == "asyncio":
+                current = asyncio.get_running_loop()
+            elif library == "trio":
+                import trio  # only ever reached under trio, so it is installed
+
+                current = trio.lowlevel.current_trio_token()
+            else:
+                return None
         if self._ref is None:
             self._ref = weakref.ref(current)
         elif self._ref() is not current:
@@ -101,6 +114,7 @@ class LoopPin:
                 f"this {client_name} was first used on another event loop; its connections "
                 "belong to that loop. Create one client per event loop (e.g. per asyncio.run)."
             )
+        return loop
 
 
 class RequestLoop:
@@ -131,6 +145,17 @@ class RequestLoop:
         self.closed = False  # this client's aclose(); the sender may be shared and stay open
         self._client_name = client_name
         self._pin = pin or LoopPin()
+        # Under asyncio the total deadline can be a plain asyncio timer, cheaper than an anyio
+        # cancel scope, when nothing inside a call can hold an anyio shield that should defer
+        # it: aiohttp (not httpx/httpcore, which shield their cleanup), the in-memory limiter
+        # (a shared backend shields its publishing) and no hooks (the caller's code).
+        self._native_deadline = (
+            _NATIVE_TIMEOUT
+            and isinstance(sender, _AIOHTTP_SENDERS)
+            and not limiter.shared
+            and not self.hooks.request
+            and not self.hooks.response
+        )
 
     def derive(
         self,
@@ -158,8 +183,9 @@ class RequestLoop:
     def is_closed(self) -> bool:
         return self.closed or self.sender.is_closed
 
-    def check_event_loop(self) -> None:
-        self._pin.check(self._client_name)
+    def check_event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """Refuse a second event loop; the loop when the call runs on plain asyncio."""
+        return self._pin.check(self._client_name)
 
     def check_open(self) -> None:
         if self.closed:
@@ -194,17 +220,49 @@ class RequestLoop:
         with ``errors.TimeoutError`` (``outcome_unknown`` when a send may have been written).
         """
         self.check_open()
-        self.check_event_loop()
+        loop = self.check_event_loop()
         effective = self.timeout if isinstance(timeout, NotGiven) else timeout
         total = total_seconds(effective)
         attempt = _Attempt()
-        deadline = None if total is None else anyio.current_time() + total
-        with anyio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+        if total is None:
             return await self._attempts(
                 attempt, method, url, path, params, headers, content, timeout, max_retries,
-                idempotent, references, interpret, status_error, deadline=deadline,
+                idempotent, references, interpret, status_error, deadline=None,
             )  # fmt: skip
-        assert scope.cancelled_caught
+        deadline = current_time() + total
+        task = asyncio.current_task() if loop is not None and self._native_deadline else None
+        if sys.version_info >= (3, 11) and task is not None and isinstance(headers, Mapping):
+            # asyncio.timeout_at(deadline), with one timer handle and none of its bookkeeping
+            # (it costs several times as much): the deadline cancels the task once, and the
+            # cancellation it caused (and only that one) is taken back and becomes the error.
+            cancelling = task.cancelling()
+            timer = loop.call_at(deadline, _expire, task, attempt)  # the clock: loop.time()
+            try:
+                result = await self._attempts(
+                    attempt, method, url, path, params, headers, content, timeout, max_retries,
+                    idempotent, references, interpret, status_error, deadline=deadline,
+                )  # fmt: skip
+            except asyncio.CancelledError:
+                timer.cancel()
+                if not attempt.expired or task.uncancel() > cancelling:
+                    raise  # someone else's cancellation
+            except BaseException:
+                timer.cancel()
+                if attempt.expired:
+                    task.uncancel()  # the cancellation it caused was absorbed on the way
+                raise
+            else:
+                timer.cancel()
+                if attempt.expired:
+                    task.uncancel()
+                return result
+        else:
+            with anyio.CancelScope(deadline=deadline) as scope:
+                return await self._attempts(
+                    attempt, method, url, path, params, headers, content, timeout, max_retries,
+                    idempotent, references, interpret, status_error, deadline=deadline,
+                )  # fmt: skip
+            assert scope.cancelled_caught
         maybe_sent = attempt.maybe_sent and not idempotent
         logger.info("%s %s: gave up at the call's %.3g s deadline", method, path, total)
         raise errors.TimeoutError(
@@ -237,6 +295,7 @@ class RequestLoop:
         retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
         send = self.sender.send
         limiter = self.limiter
+        shared = limiter.shared
         hooks = self.hooks
         failures = 0  # attempts that count against max_retries (429s count against the clock)
         while True:
@@ -245,7 +304,9 @@ class RequestLoop:
             header_values = headers if isinstance(headers, Mapping) else await headers()
             started = time.monotonic()
             try:
-                async with limiter.slot():
+                # limiter.slot(), without its coroutines when no wait is needed
+                probe = False if limiter.try_slot() else await limiter.acquire_slot()
+                try:
                     if hooks.request:
                         await emit(
                             "request",
@@ -264,7 +325,12 @@ class RequestLoop:
                         content=content,
                         timeout=timeout,
                     )
-                    await limiter.aobserve(response.status, response.headers)
+                    if shared:
+                        await limiter.aobserve(response.status, response.headers)
+                    else:
+                        limiter.observe(response.status, response.headers)  # the same, in memory
+                finally:
+                    limiter.release_slot(probe)
             except httpx.TransportError as exc:
                 maybe_sent = classify_transport_error(exc)
                 attempt.maybe_sent = maybe_sent
@@ -323,9 +389,7 @@ class RequestLoop:
                     # One 429 pauses every task of this client (and every client sharing its
                     # limiter backend), not only the one that saw it.
                     await limiter.apause(min(wait, self.max_retry_after))
-                    in_time = (
-                        retries_left if deadline is None else anyio.current_time() + wait < deadline
-                    )
+                    in_time = retries_left if deadline is None else current_time() + wait < deadline
                     if in_time and wait <= self.max_retry_after:
                         logger.info(
                             "%s %s: attempt %d: 429, client paused %.2f s%s", method, path,
@@ -407,11 +471,17 @@ def _injected(sender: Sender) -> bool:
 class _Attempt:
     """What the deadline handler needs to know about the attempt in progress."""
 
-    __slots__ = ("maybe_sent", "number")
+    __slots__ = ("expired", "maybe_sent", "number")
 
     def __init__(self) -> None:
         self.number = 0
         self.maybe_sent = False  # an attempt is between being handed to the sender and its answer
+        self.expired = False  # the asyncio deadline timer fired (and cancelled the task)
+
+
+def _expire(task: asyncio.Task[Any], attempt: _Attempt) -> None:
+    attempt.expired = True
+    task.cancel()
 
 
 class ClientBase:

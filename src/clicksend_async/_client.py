@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -278,9 +277,11 @@ class AsyncClickSend(ClientBase, ResourcesMixin):
         strict = self.strict_response_validation
 
         def interpret(response: RawResponse) -> EnvelopeT:
+            if strict:
+                with strict_validation():
+                    return parse_envelope(response, operation, path, references)
             # Off, an outer strict_validation() block (if any) still applies.
-            with strict_validation() if strict else contextlib.nullcontext():
-                return parse_envelope(response, operation, path, references)
+            return parse_envelope(response, operation, path, references)
 
         def status_error(
             response: RawResponse, status: int, retry_after: float | None, unknown: bool

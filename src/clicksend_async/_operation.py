@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
@@ -49,10 +49,32 @@ def path_segment(value: object) -> str:
     return text
 
 
+class WireBody(dict[str, Any]):
+    """The wire JSON of a validated request body together with its bytes, encoded once
+    (``content``, what :func:`json_body` makes of the dict). Read-only, so the two stay the same;
+    a copy is a plain dict."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, wire: Mapping[str, Any], content: bytes) -> None:
+        super().__init__(wire)
+        self.content = content
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (dict(self),)
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a built request body is read-only (copy it with dict(body))")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+
 def build_body(
     operation: Operation[Any], body: BaseModel | Mapping[str, Any] | None, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Merge a body (model or dict) with keyword fields, validate, and dump the wire JSON."""
+    """Merge a body (model or dict) with keyword fields, validate, and dump the wire JSON (a
+    :class:`WireBody` when the operation has a request model: its bytes come with it)."""
     merged: dict[str, Any]
     if body is None:
         merged = {}
@@ -77,7 +99,7 @@ def build_body(
     if model is None:
         return merged
     try:
-        validated = model.model_validate(merged)
+        validated = model.__pydantic_validator__.validate_python(merged)  # model_validate
     except ValidationError as exc:
         raise RequestValidationError(operation.operation_id, exc.errors()) from None
     except (ValueError, TypeError, OverflowError) as exc:  # a validator that could not cope
@@ -87,16 +109,19 @@ def build_body(
     return dump_body(operation.operation_id, validated)
 
 
-def dump_body(operation_id: str, validated: BaseModel) -> dict[str, Any]:
+def dump_body(operation_id: str, validated: BaseModel) -> WireBody:
     """The wire JSON of a validated body; a value that validates but cannot be written (a year
     past 9999, an unpaired surrogate, ...) is a RequestValidationError naming the field."""
     try:
-        wire: dict[str, Any] = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        json_body(wire)
+        # validated.model_dump(mode="json", by_alias=True, exclude_unset=True), one call less
+        wire: dict[str, Any] = validated.__pydantic_serializer__.to_python(
+            validated, mode="json", by_alias=True, exclude_unset=True
+        )
+        content = json_body(wire)
     except Exception as exc:  # PydanticSerializationError, UnicodeEncodeError, OverflowError...
         problem = {"loc": _failing_field(validated), "msg": f"cannot be sent: {exc}"}
         raise RequestValidationError(operation_id, [problem]) from None
-    return wire
+    return WireBody(wire, content)
 
 
 def _failing_field(model: BaseModel, prefix: tuple[str | int, ...] = ()) -> tuple[str | int, ...]:
@@ -123,9 +148,15 @@ def _writes(dump: Any, *args: Any, **kwargs: Any) -> bool:
     return True
 
 
+# json.dumps(body, separators=(",", ":"), allow_nan=False), without a new encoder per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def json_body(body: Any) -> bytes:
     """The request body bytes: compact JSON, strict about what JSON can carry."""
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    if type(body) is WireBody:
+        return body.content
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 # RFC 9110 token for names; values may not carry CR, LF or NUL (header injection).

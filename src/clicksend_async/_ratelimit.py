@@ -68,6 +68,7 @@ from clicksend_async._rate_backend import (
     RateBackend,
     RateBackendFactory,
     RateState,
+    current_time,
     observation,
 )
 
@@ -95,10 +96,16 @@ class _FifoGate:
         """No unit is held (and therefore nobody waits)."""
         return self._in_use == 0
 
-    async def acquire(self) -> None:
-        # Uncontended: no checkpoint, no event. Never overtake queued waiters.
+    def try_acquire(self) -> bool:
+        """Take a unit if one is free and nobody waits (never overtake queued waiters)."""
         if self._in_use < self._capacity and not self._waiters:
             self._in_use += 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        # Uncontended: no checkpoint, no event.
+        if self.try_acquire():
             return
         event = anyio.Event()
         self._waiters[event] = None
@@ -283,7 +290,7 @@ class RateLimiter:
         if self._backend is None:
             return self._local.paused_until
         left = self._backend.last_state().paused_for
-        shared = anyio.current_time() + left if left > 0 else 0.0
+        shared = current_time() + left if left > 0 else 0.0
         return max(shared, self._pending_pause)
 
     async def read_state(self) -> RateState:
@@ -303,6 +310,34 @@ class RateLimiter:
         """
         return _Slot(self)
 
+    def try_slot(self) -> bool:
+        """The uncontended path of :meth:`slot`, without a coroutine: take a slot now when
+        nothing has to be waited for (a free slot nobody queues for, no pause, no token bucket
+        or pace, the probe done, no shared backend). True: the caller holds the slot and hands
+        it back with :meth:`release_slot`. False: nothing was taken; use :meth:`acquire_slot`.
+        """
+        if self._backend is not None or not self._learned:
+            return False
+        local = self._local
+        if local.needs_turn() or not self._turn.idle:
+            return False
+        slots = self._slots
+        if slots is not None and not slots.try_acquire():
+            return False
+        self._in_flight += 1
+        if self._adaptive:
+            local.count_request()
+        return True
+
+    async def acquire_slot(self) -> bool:
+        """What entering :meth:`slot` waits for; returns the token :meth:`release_slot` takes
+        (True when this request is the adaptive probe)."""
+        return await self._acquire()
+
+    def release_slot(self, probe: bool = False) -> None:
+        """Hand back a slot of :meth:`try_slot` (``probe=False``) or :meth:`acquire_slot`."""
+        self._release(probe)
+
     def pause(self, seconds: float) -> None:
         """Make every acquirer wait until ``now + seconds`` (e.g. a 429's Retry-After).
 
@@ -317,7 +352,7 @@ class RateLimiter:
         if self._backend is None:
             self._local.pause_now(seconds)
         else:
-            self._pending_pause = max(self._pending_pause, anyio.current_time() + seconds)
+            self._pending_pause = max(self._pending_pause, current_time() + seconds)
 
     async def apause(self, seconds: float) -> None:
         """:meth:`pause`, published to a shared backend before returning (every client of the
@@ -382,7 +417,8 @@ class RateLimiter:
 
     def _learn(self, status: int, headers: Mapping[str, str]) -> Observation:
         self._learned = True
-        self._wake_probe_waiters()
+        if self._probe_event is not None:
+            self._wake_probe_waiters()
         return observation(status, headers)
 
     @staticmethod
@@ -399,7 +435,7 @@ class RateLimiter:
     async def _acquire(self) -> bool:
         """Wait for a slot; True when this request is the probe of an adaptive limiter."""
         slots = self._slots
-        if slots is not None:
+        if slots is not None and not slots.try_acquire():  # uncontended: no await at all
             await slots.acquire()
         self._in_flight += 1
         probe = False
@@ -468,7 +504,7 @@ class RateLimiter:
 
     async def _publish_pending(self, backend: RateBackend) -> None:
         deadline, self._pending_pause = self._pending_pause, 0.0
-        left = deadline - anyio.current_time()
+        left = deadline - current_time()
         if left > 0:
             await backend.pause(left)
         while self._pending_observations:

@@ -17,6 +17,7 @@ import httpx
 from pydantic import ValidationError
 
 from clicksend_async import errors
+from clicksend_async._base import fast_validator
 from clicksend_async._operation import Operation
 from clicksend_async._transport import RawResponse
 
@@ -24,6 +25,7 @@ T = TypeVar("T")
 EnvelopeT = TypeVar("EnvelopeT")
 
 ENVELOPE_KEYS = ("http_code", "response_code", "response_msg")
+_ENVELOPE_KEY_SET = frozenset(ENVELOPE_KEYS)
 
 
 class APIResponse(Generic[T]):
@@ -111,7 +113,7 @@ def ensure_envelope(body: Any) -> Any:
     A few calls (GET /mms-campaigns in the docs) answer with the bare data object; wrapping it keeps
     every response model and the error checks on one shape instead of special-casing those calls.
     """
-    if isinstance(body, dict) and any(key in body for key in ENVELOPE_KEYS):
+    if isinstance(body, dict) and not _ENVELOPE_KEY_SET.isdisjoint(body):
         return body
     return {"http_code": 200, "response_code": "SUCCESS", "response_msg": "", "data": body}
 
@@ -179,8 +181,16 @@ def parse_envelope(
     model = operation.response_model
     if model is None:
         return cast(EnvelopeT, body)
+    parsed: Any = None
+    fast = fast_validator(cast(Any, model))
+    if fast is not None:
+        try:
+            parsed = fast.validate_python(body)
+        except ValidationError:
+            parsed = None  # some field does not fit: the model's own validation decides
     try:
-        parsed = cast(Any, model).model_validate(body)
+        if parsed is None:
+            parsed = cast(Any, model).model_validate(body)
     except ValidationError as exc:
         raise errors.ResponseDecodeError(
             method=operation.method,

@@ -32,7 +32,7 @@ import os
 import ssl
 import types
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -276,6 +276,21 @@ def _verified_context(cafile: str | None, capath: str | None, stamp: int) -> ssl
     return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
+_TARGETS: dict[str, yarl.URL] = {}  # parsed request URLs (the same few, call after call)
+
+
+def _target_url(url: str) -> yarl.URL:
+    """The request URL as aiohttp sends it. encoded=True: the path is sent exactly as the SDK
+    escaped it. Parsed normally, yarl would decode "%2E%2E" and drop the dot segment
+    (DELETE /lists/1/contacts/.. -> /lists/1/)."""
+    target = _TARGETS.get(url)
+    if target is None:
+        if len(_TARGETS) >= _constants.URL_CACHE_SIZE:
+            _TARGETS.clear()  # ids in paths make URLs many: keep only recent ones
+        target = _TARGETS[url] = yarl.URL(url, encoded=True)
+    return target
+
+
 class AiohttpSender:
     """Requests over one ``aiohttp.ClientSession``, created on first use inside the running
     event loop (never at construction, so a client can be made in a notebook cell)."""
@@ -346,9 +361,7 @@ class AiohttpSender:
         client_timeout = (
             self._default_timeout if isinstance(timeout, NotGiven) else _aiohttp_timeout(timeout)
         )
-        # encoded=True: the path is sent exactly as the SDK escaped it. Parsed normally, yarl
-        # would decode "%2E%2E" and drop the dot segment (DELETE /lists/1/contacts/.. -> /lists/1/).
-        target = yarl.URL(url, encoded=True)
+        target = _target_url(url)
         if params:
             target = target.with_query(params)
         limit = self.max_response_bytes
@@ -376,6 +389,15 @@ class AiohttpSender:
                 if declared is not None and declared > limit:
                     response.close()  # discard the connection, never read the body
                     raise _too_large(method, url, response.status, b"", limit)
+                received = response.headers
+                if (
+                    declared is not None
+                    and "Content-Encoding" not in received  # else it may inflate past the limit
+                    and "Transfer-Encoding" not in received
+                ):
+                    # Exactly the declared bytes arrive, and they fit: read them at once.
+                    body = await response.read()
+                    return RawResponse(response.status, received, body, method=method, url=url)
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in response.content.iter_chunked(65536):
@@ -564,7 +586,7 @@ class DefaultSender:
             self.inner = HttpxSender(client, owned=True, max_response_bytes=self.max_response_bytes)
         return self.inner
 
-    async def send(
+    def send(
         self,
         method: str,
         url: str,
@@ -573,9 +595,10 @@ class DefaultSender:
         headers: Mapping[str, str],
         content: bytes | None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-    ) -> RawResponse:
+    ) -> Coroutine[Any, Any, RawResponse]:
+        # The chosen sender's own coroutine, awaited by the caller: no extra frame per request.
         inner = self.inner or self._open()
-        return await inner.send(
+        return inner.send(
             method, url, params=params, headers=headers, content=content, timeout=timeout
         )
 

@@ -91,6 +91,9 @@ def _is_blank(value: Any) -> bool:
 
 def parse_money(value: Any) -> Decimal | None:
     """``"2.4200"``, ``0.07`` and ``11`` become exact ``Decimal`` values; ``""`` becomes None."""
+    if type(value) is str:  # the common case first: the same answer with fewer checks
+        text = value.strip()
+        return _decimal(text, value) if text else None
     if _is_blank(value):
         return None
     if isinstance(value, bool):
@@ -98,15 +101,19 @@ def parse_money(value: Any) -> Decimal | None:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, (int, float, str)):
-        try:
-            # str(float) is the shortest round-trip form: 0.07 stays 0.07, not 0.0700000000000000066
-            result = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueError(f"expected a decimal number, got {value!r}") from None
-        if not result.is_finite():
-            raise ValueError(f"expected a finite decimal number, got {value!r}")
-        return result
+        # str(float) is the shortest round-trip form: 0.07 stays 0.07, not 0.0700000000000000066
+        return _decimal(str(value).strip(), value)
     raise ValueError(f"expected a number or numeric string, got {type(value).__name__}")
+
+
+def _decimal(text: str, value: Any) -> Decimal:
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"expected a decimal number, got {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"expected a finite decimal number, got {value!r}")
+    return result
 
 
 def _money_to_json(value: Decimal | None) -> int | float | None:
@@ -122,6 +129,8 @@ def parse_unix_time(value: Any) -> datetime | None:
     A ``datetime`` passes through (naive ones are taken as local time, as ``datetime.timestamp``
     does); a ``date`` means its midnight UTC.
     """
+    if type(value) is int:  # the common case first: the same answer with fewer checks
+        return _from_unix(value, value)
     if _is_blank(value):
         return None
     if isinstance(value, datetime):
@@ -143,6 +152,10 @@ def parse_unix_time(value: Any) -> datetime | None:
         seconds = value
     else:
         raise ValueError(f"expected unix seconds, got {type(value).__name__}")
+    return _from_unix(seconds, value)
+
+
+def _from_unix(seconds: float, value: Any) -> datetime | None:
     if seconds == 0:
         return None  # ClickSend writes 0 for "never" (e.g. an unscheduled message).
     try:
@@ -157,6 +170,8 @@ def _unix_time_to_json(value: datetime | None) -> int | None:
 
 def parse_int(value: Any) -> int | None:
     """Ids and counts: ``"76468"`` and ``"1.00"`` become ints; ``""``/null become None."""
+    if type(value) is int:  # the common case first (bool, an int too, is handled below)
+        return value
     if _is_blank(value):
         return None
     if isinstance(value, bool):

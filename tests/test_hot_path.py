@@ -1,0 +1,198 @@
+"""The fast paths of one call (issue 13, "Hot path") give exactly what the general paths give:
+the request bytes, the parsed answer, the limiter's decisions and the deadline's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from clicksend_async import AsyncClickSend, errors
+from clicksend_async._base import fast_validator, strict_validation, unparsed_fields
+from clicksend_async._operation import WireBody, build_body, json_body
+from clicksend_async._ratelimit import RateLimiter
+from clicksend_async._response import parse_envelope
+from clicksend_async._transport import RawResponse
+from clicksend_async._types import NOT_GIVEN, Timeout
+from clicksend_async.models.clicksend import SmsMessage, SmsSendRequest, SmsSendResponse
+from clicksend_async.resources.sms import _SEND
+from tests.rawserver import Seen, raw_server
+
+MESSAGE = {"source": "bench", "body": "Your code is 123456 – ü", "to": "+61411111111"}
+
+
+def sent_answer(**data: Any) -> dict[str, Any]:
+    message = {
+        "direction": "out", "date": 1436871253, "to": "+61411111111", "body": "hi",
+        "from": "sendmobile", "message_id": "BF7AD270", "message_parts": 1,
+        "message_price": "0.0700", "from_email": None, "custom_string": "c1", "user_id": 1,
+        "status": "SUCCESS",
+    }  # fmt: skip
+    return {
+        "http_code": 200,
+        "response_code": "SUCCESS",
+        "response_msg": "Messages queued for delivery.",
+        "data": {
+            "total_price": 0.07, "total_count": 1, "queued_count": 1, "messages": [message],
+            "_currency": {"currency_name_short": "AUD", "currency_prefix_d": "$"},
+            **data,
+        },
+    }  # fmt: skip
+
+
+def raw(body: dict[str, Any]) -> RawResponse:
+    return RawResponse(200, {}, json.dumps(body).encode(), method="POST", url="http://x/sms/send")
+
+
+# -- the request body is encoded once ------------------------------------------------------------
+
+
+def slow_path_bytes(wire: dict[str, Any]) -> bytes:
+    return json.dumps(wire, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        SmsSendRequest(messages=[SmsMessage(**MESSAGE)]),
+        {"messages": [MESSAGE], "shorten_urls": True},
+    ],
+)
+def test_a_built_body_carries_the_bytes_the_slow_path_would_send(payload: Any) -> None:
+    fields = {"messages": [MESSAGE] if payload is None else NOT_GIVEN, "senders": NOT_GIVEN}
+    body = build_body(_SEND, payload, fields)
+    assert isinstance(body, WireBody)
+    assert body.content == slow_path_bytes(dict(body))
+    assert json_body(body) is body.content  # what the client sends: not encoded again
+    assert body["messages"][0]["body"] == MESSAGE["body"]
+
+
+def test_a_built_body_is_read_only_and_its_copies_are_plain_dicts() -> None:
+    body = build_body(_SEND, None, {"messages": [MESSAGE]})
+    for mutate in (
+        lambda b: b.__setitem__("x", 1),
+        lambda b: b.update(x=1),
+        lambda b: b.pop("messages"),
+        lambda b: b.setdefault("x", 1),
+        lambda b: b.clear(),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            mutate(body)
+    assert body.content == slow_path_bytes(dict(body))
+    duplicate = copy.deepcopy(body)
+    assert type(duplicate) is dict and duplicate == body
+    duplicate["x"] = 1  # a copy is the caller's to change
+    assert json_body(duplicate) == slow_path_bytes(duplicate)
+
+
+# -- answers that fit skip the lenient wrappers --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        sent_answer(),
+        # sent without the "_" prefix: the dump must give it back under the name the API used
+        {**sent_answer(), "data": {"currency": {"currency_name_short": "AUD"}, "total_count": 2}},
+        {**sent_answer(), "data": None},
+    ],
+)
+def test_a_fitting_answer_parses_to_the_same_models_on_the_fast_path(answer: Any) -> None:
+    fast = fast_validator(SmsSendResponse)
+    assert fast is not None
+    quick, general = fast.validate_python(answer), SmsSendResponse.model_validate(answer)
+    assert type(quick) is type(general) and quick == general
+    assert quick.model_dump() == general.model_dump()
+    assert quick.model_dump_json() == general.model_dump_json()
+    if general.data is None:
+        return  # sms_send promises data: parse_envelope raises MissingDataError (its own test)
+    assert quick.data.__pydantic_private__ == general.data.__pydantic_private__
+    parsed = parse_envelope(raw(answer), _SEND, "/sms/send", ())
+    assert parsed == general and parsed.model_dump() == general.model_dump()
+
+
+def test_an_answer_that_does_not_fit_is_still_parsed_leniently_or_strictly() -> None:
+    answer = sent_answer()
+    answer["data"]["messages"][0]["message_price"] = "n/a"
+    fast = fast_validator(SmsSendResponse)
+    assert fast is not None
+    with pytest.raises(ValidationError):
+        fast.validate_python(answer)  # the fast path gives up ...
+    parsed = parse_envelope(raw(answer), _SEND, "/sms/send", ())  # ... the model recovers
+    assert parsed == SmsSendResponse.model_validate(answer)
+    message = parsed.data.messages[0]
+    assert unparsed_fields(message) == {"message_price": "n/a"}  # the innermost field only
+    assert unparsed_fields(parsed.data) == {}
+    assert message.custom_string == "c1"
+    with strict_validation(), pytest.raises(errors.ResponseDecodeError, match="SmsSendResponse"):
+        parse_envelope(raw(answer), _SEND, "/sms/send", ())
+
+
+# -- the limiter's uncontended slot --------------------------------------------------------------
+
+
+async def test_an_uncontended_slot_is_taken_at_once_and_only_when_nothing_waits() -> None:
+    limiter = RateLimiter(max_concurrency=2, adaptive=True)
+    assert not limiter.try_slot()  # the adaptive probe has not been answered yet
+    probe = await limiter.acquire_slot()
+    assert probe
+    limiter.observe(200, {})
+    limiter.release_slot(probe)
+    assert limiter.try_slot() and limiter.try_slot()
+    assert limiter.in_flight == 2
+    assert not limiter.try_slot()  # full: the caller queues in acquire_slot
+    limiter.release_slot()
+    limiter.pause(30)
+    assert not limiter.try_slot()  # paused: it must wait
+    limiter.release_slot()
+    assert limiter.in_flight == 0
+    assert not RateLimiter(rate=5.0).try_slot()  # a token bucket always takes the turn
+
+
+async def test_an_uncontended_call_takes_its_slot_without_a_checkpoint() -> None:
+    limiter = RateLimiter(max_concurrency=1)
+    ran: list[str] = []
+
+    async def other() -> None:
+        ran.append("other")
+
+    task = asyncio.create_task(other())
+    async with limiter.slot():
+        assert ran == []  # entering did not yield to the other task
+    await task
+
+
+# -- the asyncio deadline ------------------------------------------------------------------------
+
+
+async def silent(writer: asyncio.StreamWriter, seen: Seen) -> None:
+    await asyncio.sleep(60)
+
+
+async def test_the_deadline_raises_its_error_and_leaves_the_task_uncancelled() -> None:
+    async with raw_server(silent) as server:
+        async with AsyncClickSend("user", "secret-key", base_url=server.url) as cs:
+            with pytest.raises(errors.TimeoutError, match=r"total timeout of 0\.3 s"):
+                await cs.account.get(timeout=Timeout(30.0, total=0.3))
+            task = asyncio.current_task()
+            assert task is not None and getattr(task, "cancelling", lambda: 0)() == 0  # 3.11+
+            await asyncio.sleep(0)  # a cancellation left pending would be delivered here
+
+
+async def test_a_cancellation_from_outside_is_never_turned_into_the_deadline_error() -> None:
+    async with raw_server(silent) as server:
+        async with AsyncClickSend("user", "secret-key", base_url=server.url) as cs:
+            call = asyncio.create_task(cs.account.get(timeout=Timeout(30.0, total=5.0)))
+            await asyncio.sleep(0.2)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            # an outer asyncio timeout that ends first is the caller's, not the SDK's error
+            with pytest.raises(asyncio.TimeoutError) as info:
+                await asyncio.wait_for(cs.account.get(timeout=Timeout(30.0, total=5.0)), 0.2)
+            assert not isinstance(info.value, errors.ClickSendError)
