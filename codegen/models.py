@@ -18,7 +18,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from codegen.spec import ROOT, Resource, load
+from codegen.spec import ROOT, Resource, load, refs_in
 
 MODELS = ROOT / "src" / "clicksend_async" / "models"
 PACKAGE = "clicksend_async.models._clicksend"
@@ -68,17 +68,6 @@ def _closure(roots: set[str], refs: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def _spec_refs(node: object) -> set[str]:
-    if isinstance(node, dict):
-        found = {str(v).rsplit("/", 1)[-1] for k, v in node.items() if k == "$ref"}
-        for value in node.values():
-            found |= _spec_refs(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*map(_spec_refs, node)) if node else set()
-    return set()
-
-
 def split_clicksend(source: str, resources: list[Resource]) -> dict[Path, str]:
     """The per-resource modules and the facade, from datamodel-codegen's single module."""
     tree = ast.parse(source)
@@ -102,7 +91,7 @@ def split_clicksend(source: str, resources: list[Resource]) -> dict[Path, str]:
         }
         for name in _closure(roots, refs):
             users[name].add(resource.name)
-    webhooks = _spec_refs(load(ROOT / "openapi" / "clicksend.yaml").get("webhooks", {}))
+    webhooks = set(refs_in(load(ROOT / "openapi" / "clicksend.yaml").get("webhooks", {})))
     for name in _closure(webhooks & classes.keys(), refs):
         users[name].add("webhooks")
     module_of = {

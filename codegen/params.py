@@ -15,26 +15,13 @@ from typing import Any
 
 from codegen.hints import argument_hint
 from codegen.resources import HEADER, SUFFIX, param_ref, ruff_format
-from codegen.spec import ROOT, Resource, load, ref_name
+from codegen.spec import ROOT, Resource, load, refs_in
 
 OUT = ROOT / "src" / "clicksend_async" / "models" / "params.py"
 
 
 def is_object(schema: dict[str, Any]) -> bool:
     return bool(schema.get("properties"))
-
-
-def _refs(node: Any) -> list[str]:
-    found: list[str] = []
-    if isinstance(node, dict):
-        if "$ref" in node:
-            found.append(ref_name(node))
-        for value in node.values():
-            found += _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += _refs(value)
-    return found
 
 
 def request_object_schemas(resources: list[Resource], schemas: dict[str, Any]) -> list[str]:
@@ -46,7 +33,7 @@ def request_object_schemas(resources: list[Resource], schemas: dict[str, Any]) -
         if name in reachable or not is_object(schemas[name]):
             continue
         reachable.add(name)
-        pending += _refs(schemas[name])
+        pending += refs_in(schemas[name])
     return [name for name in schemas if name in reachable]
 
 

@@ -93,6 +93,20 @@ def ref_name(schema: dict[str, Any]) -> str:
     return str(schema["$ref"]).rsplit("/", 1)[-1]
 
 
+def refs_in(node: Any) -> list[str]:
+    """The schema names of every ``$ref`` under ``node``, in document order."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if "$ref" in node:
+            found.append(ref_name(node))
+        for value in node.values():
+            found += refs_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += refs_in(value)
+    return found
+
+
 def py_identifier(name: str) -> str:
     ident = re.sub(r"\W", "_", name)
     return ident + "_" if ident in {"from", "import", "class", "type", "id", "format"} else ident
