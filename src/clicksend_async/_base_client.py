@@ -41,7 +41,7 @@ from clicksend_async._observe import (
     logger,
     visible_headers,
 )
-from clicksend_async._rate_backend import RateBackendFactory, current_time
+from clicksend_async._rate_backend import RateBackendFactory, current_time, plain_asyncio_loop
 from clicksend_async._ratelimit import RateLimiter
 from clicksend_async._transport import (
     NOT_RETRYABLE,
@@ -58,7 +58,6 @@ from clicksend_async.errors import redact
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="ClientBase")
 Sender = AiohttpSender | HttpxSender | DefaultSender
-_NATIVE_TIMEOUT = sys.version_info >= (3, 11)  # Task.cancelling()/uncancel()
 _AIOHTTP_SENDERS = (DefaultSender, AiohttpSender)  # (bound now: tests replace the names)
 
 Headers = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
@@ -85,9 +84,7 @@ class LoopPin:
 
     def check(self, client_name: str) -> asyncio.AbstractEventLoop | None:
         """Refuse another loop than the first one; the loop when running on plain asyncio."""
-        loop = None
-        if sniffio.thread_local.name is None and sniffio.current_async_library_cvar.get() is None:
-            loop = asyncio._get_running_loop()  # what sniffio would find, without its lookups
+        loop = plain_asyncio_loop()
         current: Any
         if loop is not None:
             ref = self._ref
@@ -149,9 +146,9 @@ class RequestLoop:
         # cancel scope, when nothing inside a call can hold an anyio shield that should defer
         # it: aiohttp (not httpx/httpcore, which shield their cleanup), the in-memory limiter
         # (a shared backend shields its publishing) and no hooks (the caller's code).
+        # (Task.uncancel() needs Python 3.11: checked where the timer is set.)
         self._native_deadline = (
-            _NATIVE_TIMEOUT
-            and isinstance(sender, _AIOHTTP_SENDERS)
+            isinstance(sender, _AIOHTTP_SENDERS)
             and not limiter.shared
             and not self.hooks.request
             and not self.hooks.response
