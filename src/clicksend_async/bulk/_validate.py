@@ -343,10 +343,9 @@ def _problem(channel: str, message: dict[str, Any], shared: Mapping[str, Any]) -
             SEPARATORS.sub("", str(to))
         ):
             return f"to: {to!r} is not a phone number"
-    if message.get("schedule") is not None:
-        schedule = _schedule_problem(message.get("schedule"))
-        if schedule is not None:
-            return f"schedule: {schedule}"
+    schedule = message.get("schedule")
+    if schedule is not None and (problem := _schedule_problem(schedule)) is not None:
+        return f"schedule: {problem}"
     if channel == "mms":
         if not (message.get("subject") or shared.get("subject")):
             return "subject: required for MMS"
