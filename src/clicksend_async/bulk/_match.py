@@ -93,10 +93,7 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
             and answer.get("custom_string") == outcome.reference
             and answer.get("to") == outcome.to
         ):  # the usual answer (JSON): what _fits and _settle decide, in one step
-            message_id = answer.get("message_id")
-            outcome.message_id = message_id if message_id is None else str(message_id)
-            outcome.status = "SUCCESS"
-            accepted.append(outcome)
+            _accept(outcome, answer.get("message_id"), accepted)
             position += 1
             continue
         elif position < count and _fits(outcome, answers[position]):
@@ -126,13 +123,16 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
     return result
 
 
+def _accept(outcome: MessageOutcome, message_id: Any, accepted: list[MessageOutcome]) -> None:
+    outcome.message_id = message_id if message_id is None else str(message_id)
+    outcome.status = "SUCCESS"
+    accepted.append(outcome)
+
+
 def _settle(outcome: MessageOutcome, mine: list[Any], result: Attribution) -> None:
     statuses = [field_of(a, "status") for a in mine]
     if "SUCCESS" in statuses:
-        message_id = field_of(mine[statuses.index("SUCCESS")], "message_id")
-        outcome.message_id = message_id if message_id is None else str(message_id)
-        outcome.status = "SUCCESS"
-        result.accepted.append(outcome)
+        _accept(outcome, field_of(mine[statuses.index("SUCCESS")], "message_id"), result.accepted)
     elif statuses[0] is None:
         outcome.reason = "the answer gives no status for this message"
         result.unknown.append(outcome)
