@@ -47,6 +47,7 @@ CLIENTS: dict[str, str] = {
     "httpx-aiohttp": "httpx.AsyncClient(transport=httpx_aiohttp.AiohttpTransport), pool sized to C",
     "httpx-aiohttp-direct": "httpx.Request built by hand + AiohttpTransport.handle_async_request",
     "aiohttp": "raw aiohttp.ClientSession, TCPConnector(limit=C)",
+    "aiohttp-typed": "raw aiohttp + the SDK's request and response models (a typed floor)",
     "official": "clicksend-client 6.0.2 SmsApi.send_sms + ThreadPoolExecutor(C), pool sized to C",
     "official-default": "clicksend-client 6.0.2 as configured out of the box (urllib3 pool 10)",
     "sdk": "clicksend_async.AsyncClickSend(max_concurrency=C).sms.send",
@@ -382,6 +383,39 @@ async def _client_aiohttp(
         return await run_async_load(call, n, c, warmup, budget, pid)
 
 
+async def _client_aiohttp_typed(
+    base_url: str, n: int, c: int, warmup: int, budget: float, pid: int | None
+) -> dict[str, Any]:
+    """Raw aiohttp plus the least a typed client does: the request validated into the SDK's
+    request model and dumped, the answer validated into its response model (from the bytes, in
+    pydantic-core) -- the floor under any SDK that returns models."""
+    import aiohttp
+
+    if str(SRC_DIR) not in sys.path:
+        sys.path.insert(0, str(SRC_DIR))
+    from clicksend_async.models.clicksend import SmsSendRequest, SmsSendResponse
+
+    headers = {"Authorization": AUTH_HEADER, "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=c)
+    url = base_url + SEND_PATH
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def call(i: int) -> None:
+            message = {"source": "bench", "body": BODY, "to": TO, "custom_string": f"c{i}"}
+            body = SmsSendRequest.model_validate({"messages": [message]}).model_dump_json(
+                by_alias=True, exclude_unset=True
+            )
+            async with session.post(url, data=body.encode()) as resp:
+                data = await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"HTTP {resp.status}")
+            answer = SmsSendResponse.model_validate_json(data)
+            if answer.data is None or answer.data.messages[0].custom_string != f"c{i}":
+                raise RuntimeError("custom_string mismatch")
+
+        return await run_async_load(call, n, c, warmup, budget, pid)
+
+
 def _client_official(
     base_url: str, n: int, c: int, warmup: int, budget: float, pid: int | None, tuned: bool = True
 ) -> dict[str, Any]:
@@ -453,6 +487,7 @@ def run_client_inline(
         "httpx-aiohttp": lambda: _client_httpx_aiohttp(*args),
         "httpx-aiohttp-direct": lambda: _client_httpx_aiohttp_direct(*args),
         "aiohttp": lambda: _client_aiohttp(*args),
+        "aiohttp-typed": lambda: _client_aiohttp_typed(*args),
         "sdk": lambda: _client_sdk(*args),
     }
     if name not in coros:
