@@ -54,9 +54,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from clicksend_async._constants import (  # noqa: E402  (after the sys.path line above)
+    BULK_MAX_PER_REQUEST,
+    DEFAULT_MAX_CONCURRENCY,
+)
+
 HOST = "127.0.0.1"  # loopback only
-CHUNK = 1000
-CONCURRENCY = 64  # the SDK's DEFAULT_MAX_CONCURRENCY: send_bulk's chunks in flight by default
+CHUNK = BULK_MAX_PER_REQUEST  # send_bulk's chunk: one request per this many messages
+CONCURRENCY = DEFAULT_MAX_CONCURRENCY  # send_bulk's chunks in flight with a default client
 USERNAME, KEY = "bench-user", "bench-key"
 CLIENTS = ["aiohttp", "sdk-list", "sdk-gen", "sdk-lifted"]
 
