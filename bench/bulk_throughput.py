@@ -4,6 +4,7 @@ against raw aiohttp posting the same 100 requests with bodies built before the c
     python bench/bulk_throughput.py                 # n=100,000, medians of 3, one table
     python bench/bulk_throughput.py --n 20000 --repeat 1 --clients aiohttp sdk-list
     python bench/bulk_throughput.py --profile sdk-list   # cProfile of one SDK run (top 30)
+    python bench/bulk_throughput.py --json /tmp/bulk.json  # the table, and its numbers as JSON
 
 The server (this file with ``--serve``: a raw ASGI app under uvicorn, its own process) answers
 ``POST /v3/sms/send`` at once with a ClickSend envelope holding one record per input message
@@ -53,9 +54,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from clicksend_async._constants import (  # noqa: E402  (after the sys.path line above)
+    BULK_MAX_PER_REQUEST,
+    DEFAULT_MAX_CONCURRENCY,
+)
+
 HOST = "127.0.0.1"  # loopback only
-CHUNK = 1000
-CONCURRENCY = 64  # the SDK's DEFAULT_MAX_CONCURRENCY: send_bulk's chunks in flight by default
+CHUNK = BULK_MAX_PER_REQUEST  # send_bulk's chunk: one request per this many messages
+CONCURRENCY = DEFAULT_MAX_CONCURRENCY  # send_bulk's chunks in flight with a default client
 USERNAME, KEY = "bench-user", "bench-key"
 CLIENTS = ["aiohttp", "sdk-list", "sdk-gen", "sdk-lifted"]
 
@@ -377,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", nargs="+", default=CLIENTS, choices=CLIENTS)
     parser.add_argument("--timeout", type=float, default=300.0, help="per client run, seconds")
     parser.add_argument("--profile", choices=CLIENTS[1:], help="cProfile one SDK run, no table")
+    parser.add_argument("--json", metavar="FILE", help="also write the medians and runs here")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -415,21 +422,40 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(header)
     print("| --- " * 8 + "|")
+    medians: dict[str, dict[str, Any]] = {}
     for kind in clients:
         results = sorted(runs[kind], key=lambda r: r["wall"])
         mid = results[len(results) // 2]
         wall = statistics.median(r["wall"] for r in results)
+        medians[kind] = {"wall": wall, "msg_per_s": args.n / wall, "x_aiohttp": wall / base}
         row = [kind, f"{wall:.3f}", f"{args.n / wall:,.0f}", f"{wall / base:.2f}"]
         if kind == "aiohttp":
             row += ["", "", "", ""]
         else:
             growth = statistics.median(r["rss_growth"] for r in results)
             deep = mid["report_deep"]
+            medians[kind].update(
+                rss_growth=growth,
+                report_deep=deep,
+                report_traced=mid["report_traced"],
+                rss_per_report=growth / deep,
+            )
             row += [mib(growth), mib(deep), mib(mid["report_traced"]), f"{growth / deep:.2f}"]
         print("| " + " | ".join(row) + " |")
     exact = all(r.get("peak_exact", True) for rs in runs.values() for r in rs)
     if not exact:
         print("\n(peak RSS from ru_maxrss: /proc/self/clear_refs was not writable)")
+    if args.json:
+        result = {
+            "n": args.n,
+            "chunk": CHUNK,
+            "concurrency": CONCURRENCY,
+            "repeat": args.repeat,
+            "peak_exact": exact,
+            "medians": medians,  # bytes and seconds
+            "runs": runs,
+        }
+        Path(args.json).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

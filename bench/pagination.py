@@ -2,6 +2,7 @@
 
     python bench/pagination.py                      # 20,000 records, 20 ms, prefetch 1 4 8, 3 runs
     python bench/pagination.py --records 5000 --latency-ms 50 --prefetch 1 2 4 --repeat 1
+    python bench/pagination.py --json /tmp/pagination.json   # the same, and the numbers as JSON
 
 A loopback server in its own process (uvicorn, this file with ``--serve``) answers
 ``GET /v3/sms/history?page=&limit=`` from records built once at start-up, each page after
@@ -239,6 +240,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--prefetch", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", metavar="FILE", help="also write the medians and runs here")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--client", nargs=3, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -273,12 +275,31 @@ def main() -> None:
         f"{args.latency_ms:g} ms latency, medians of {args.repeat} runs"
     )
     print(f"{'prefetch':>8}  {'seconds':>8}  {'records/s':>9}  {'speed-up':>8}  {'RSS growth':>10}")
+    rows = []
     for prefetch in modes:
         seconds = median(prefetch, "seconds")
+        row = {
+            "prefetch": prefetch,
+            "seconds": seconds,
+            "records_per_s": args.records / seconds,
+            "speedup": base / seconds,
+            "rss_growth_mb": median(prefetch, "rss_growth_mb"),
+        }
+        rows.append(row)
         print(
-            f"{prefetch:>8}  {seconds:>8.3f}  {args.records / seconds:>9,.0f}  "
-            f"{base / seconds:>7.2f}x  {median(prefetch, 'rss_growth_mb'):>7.1f} MB"
+            f"{prefetch:>8}  {seconds:>8.3f}  {row['records_per_s']:>9,.0f}  "
+            f"{row['speedup']:>7.2f}x  {row['rss_growth_mb']:>7.1f} MB"
         )
+    if args.json:
+        result = {
+            "records": args.records,
+            "latency_ms": args.latency_ms,
+            "repeat": args.repeat,
+            "page_size": PAGE_MAX,
+            "medians": rows,
+            "runs": {str(prefetch): runs[prefetch] for prefetch in modes},
+        }
+        Path(args.json).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
