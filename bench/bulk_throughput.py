@@ -22,6 +22,9 @@ Clients:
 - ``sdk-gen``: the same, the messages from a generator (built while sending).
 - ``sdk-lifted``: ``sdk-list`` with ``adaptive_rate_limit=False`` (the documented way to switch
   off the limiter's slow start; the default limit has no token bucket, so nothing else paces).
+- ``aiohttp-validated``: ``aiohttp`` with the bodies built on the clock the way a client that
+  checks its input builds them: each message validated into the SDK's ``SmsMessage`` and dumped
+  (pydantic-core), then encoded. The floor under any bulk sender that validates every message.
 
 Memory, for the SDK runs: the peak RSS growth of the client process during ``send_bulk`` (the
 kernel's high-water mark ``VmHWM``, reset through ``/proc/self/clear_refs`` just before the call,
@@ -63,7 +66,7 @@ HOST = "127.0.0.1"  # loopback only
 CHUNK = BULK_MAX_PER_REQUEST  # send_bulk's chunk: one request per this many messages
 CONCURRENCY = DEFAULT_MAX_CONCURRENCY  # send_bulk's chunks in flight with a default client
 USERNAME, KEY = "bench-user", "bench-key"
-CLIENTS = ["aiohttp", "sdk-list", "sdk-gen", "sdk-lifted"]
+CLIENTS = ["aiohttp", "sdk-list", "sdk-gen", "sdk-lifted", "aiohttp-validated"]
 
 
 # -- the instant server ----------------------------------------------------------------------------
@@ -253,21 +256,43 @@ def traced_size(report: Any) -> int:
 # -- the clients (each in its own process) ---------------------------------------------------------
 
 
-async def run_aiohttp(url: str, n: int) -> dict[str, Any]:
+def validated_body(start: int, n: int) -> bytes:
+    """One chunk's body as a client that checks its input builds it: every message validated
+    into the SDK's ``SmsMessage`` and dumped to its wire form (what ``aiohttp-validated`` pays
+    per message, inside the clock)."""
+    from clicksend_async.models.clicksend import SmsMessage
+
+    batch = []
+    for i in range(start, min(start + CHUNK, n)):
+        item = message(i)
+        item["custom_string"] = f"run-{start // CHUNK}-{i}"
+        wire = SmsMessage.model_validate(item).model_dump(
+            mode="json", by_alias=True, exclude_unset=True
+        )
+        batch.append(wire)
+    return json.dumps({"messages": batch}, separators=(",", ":")).encode()
+
+
+async def run_aiohttp(url: str, n: int, validated: bool = False) -> dict[str, Any]:
     import base64
 
     import aiohttp
 
     auth = "Basic " + base64.b64encode(f"{USERNAME}:{KEY}".encode()).decode()
     headers = {"Authorization": auth, "Content-Type": "application/json"}
-    bodies = []
+    bodies: list[Any] = []
     for start in range(0, n, CHUNK):
+        if validated:  # built by the worker that posts it, on the clock
+            bodies.append(start)
+            continue
         batch = []
         for i in range(start, min(start + CHUNK, n)):
             item = message(i)
             item["custom_string"] = f"run-{start // CHUNK}-{i}"
             batch.append(item)
         bodies.append(json.dumps({"messages": batch}, separators=(",", ":")).encode())
+    if validated:
+        validated_body(0, min(n, 1))  # the model's first build, outside the clock as for the SDK
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     accepted = 0
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -278,6 +303,8 @@ async def run_aiohttp(url: str, n: int) -> dict[str, Any]:
             nonlocal accepted
             while queue:
                 body = queue.pop()
+                if validated:
+                    body = validated_body(body, n)
                 async with session.post(url + "/v3/sms/send", data=body, headers=headers) as r:
                     reply = json.loads(await r.read())
                 if reply["response_code"] != "SUCCESS":
@@ -328,8 +355,8 @@ async def run_sdk(url: str, n: int, kind: str) -> dict[str, Any]:
 
 
 def child(kind: str, url: str, n: int, profile: bool) -> None:
-    if kind == "aiohttp":
-        result = asyncio.run(run_aiohttp(url, n))
+    if kind in ("aiohttp", "aiohttp-validated"):
+        result = asyncio.run(run_aiohttp(url, n, validated=kind == "aiohttp-validated"))
     elif profile:
         import cProfile
         import pstats
@@ -382,7 +409,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clients", nargs="+", default=CLIENTS, choices=CLIENTS)
     parser.add_argument("--timeout", type=float, default=300.0, help="per client run, seconds")
-    parser.add_argument("--profile", choices=CLIENTS[1:], help="cProfile one SDK run, no table")
+    parser.add_argument(
+        "--profile",
+        choices=[c for c in CLIENTS if c.startswith("sdk")],
+        help="cProfile one SDK run, no table",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the medians and runs here")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=CLIENTS, help=argparse.SUPPRESS)
@@ -429,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
         wall = statistics.median(r["wall"] for r in results)
         medians[kind] = {"wall": wall, "msg_per_s": args.n / wall, "x_aiohttp": wall / base}
         row = [kind, f"{wall:.3f}", f"{args.n / wall:,.0f}", f"{wall / base:.2f}"]
-        if kind == "aiohttp":
+        if kind.startswith("aiohttp"):
             row += ["", "", "", ""]
         else:
             growth = statistics.median(r["rss_growth"] for r in results)

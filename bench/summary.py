@@ -72,7 +72,7 @@ def part_commands(quick: bool) -> dict[str, list[str]]:
         *("--n", "150" if quick else "3000"),
         *("--concurrency", "1", str(IN_FLIGHT)),
         *("--latency-ms", *map(str, LATENCIES_MS)),
-        *("--clients", "aiohttp", "official", "sdk"),
+        *("--clients", "aiohttp", "aiohttp-typed", "official", "sdk"),
         "--no-pin",
         *("--repeat", "1" if quick else "3"),
     ]
@@ -89,7 +89,7 @@ def part_commands(quick: bool) -> dict[str, list[str]]:
     bulk = [
         "bulk_throughput.py",
         *("--n", "10000" if quick else str(BULK_MESSAGES)),
-        *("--clients", "aiohttp", "sdk-list"),
+        *("--clients", "aiohttp", "aiohttp-validated", "sdk-list"),
         *("--repeat", "1" if quick else "3"),
     ]
     return {"send": send, "pagination": pagination, "startup": startup, "bulk": bulk}
@@ -211,6 +211,16 @@ def send_rows(result: list[dict[str, Any]] | None) -> list[Row]:
                     ratio_ok=(lambda ratio: ratio >= SEND_TARGET) if targeted else None,
                 )
             )
+    for latency in LATENCIES_MS:  # what any client returning models pays, for scale
+        rows.append(
+            compare(
+                f"req/s, {IN_FLIGHT} in flight, {latency} ms latency: raw aiohttp + the models "
+                "(typed floor) vs raw aiohttp",
+                rps.get(("aiohttp-typed", latency, IN_FLIGHT)),
+                rps.get(("aiohttp", latency, IN_FLIGHT)),
+                per_s,
+            )
+        )
     for concurrency in (IN_FLIGHT, 1):
         for latency in LATENCIES_MS:
             rows.append(
@@ -306,6 +316,13 @@ def bulk_rows(result: dict[str, Any] | None) -> list[Row]:
             seconds,
             f"<= {BULK_WALL_TARGET:g}x",
             ratio_ok=lambda ratio: ratio <= BULK_WALL_TARGET,
+        ),
+        compare(
+            f"{n:,} messages, raw aiohttp validating each one into the model (validated floor) "
+            "vs raw aiohttp: wall time",
+            medians.get("aiohttp-validated", {}).get("wall"),
+            raw.get("wall"),
+            seconds,
         ),
         compare(
             f"send_bulk of {n:,} messages: peak RSS growth vs the BulkReport's size",
