@@ -61,7 +61,10 @@ KEY = st.sampled_from(
     ["from", "from_", "source", "country", "from_email", "subject", "voice", "lang",
      "custom_string", "list_id", "schedule", "contact_id", "media_file", "extra"]
 )  # fmt: skip
-VALUE = st.one_of(TEXT, st.none(), st.integers(-5, 10**12), st.booleans(), st.floats())
+LONE_SURROGATES = st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=2)
+VALUE = st.one_of(
+    TEXT, st.none(), st.integers(-5, 10**12), st.booleans(), st.floats(), LONE_SURROGATES
+)
 
 
 @st.composite
@@ -82,6 +85,18 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
 def test_a_message_is_sent_as_its_model_would_dump_it(channel: str, raw: dict[str, Any]) -> None:
     prepared = bulk_validate.prepare(channel, raw, 7, "run-0-7", SHARED[channel], MODELS[channel])
     expected = reference_prepare(channel, raw, "run-0-7")
+    # Without a checkpoint no digest is made, and nothing else changes: the same refusal, or the
+    # same wire form.
+    unhashed = bulk_validate.prepare(
+        channel, raw, 7, "run-0-7", SHARED[channel], MODELS[channel], digest=False
+    )
+    if isinstance(prepared, bulk_validate.Prepared):
+        assert isinstance(unhashed, bulk_validate.Prepared), unhashed.reason
+        assert list(unhashed.wire.items()) == list(prepared.wire.items())
+        assert unhashed.digest == b"" and unhashed.outcome == prepared.outcome
+    else:
+        assert not isinstance(unhashed, bulk_validate.Prepared)
+        assert unhashed.reason == prepared.reason
     if isinstance(prepared, bulk_validate.Prepared):
         assert expected is not None, f"sent, though the model refuses it: {prepared.wire}"
         wire, digest = expected

@@ -54,8 +54,9 @@ class _Part:
     until: float | None  # the latest schedule of its messages
 
 
-def _part(chunk: int, number: int, items: list[Prepared]) -> _Part:
-    digest = chunk_digest([(i.outcome.index, i.digest) for i in items])
+def _part(chunk: int, number: int, items: list[Prepared], with_digest: bool) -> _Part:
+    """The part of ``items``; its digest only when a checkpoint will record it."""
+    digest = chunk_digest([(i.outcome.index, i.digest) for i in items]) if with_digest else ""
     schedules = [item.schedule for item in items if item.schedule is not None]
     until = max(schedules) if schedules else None
     return _Part(chunk, number, items, digest, [item.outcome for item in items], until)
@@ -190,7 +191,10 @@ class _Engine:
     def _take(self, chunk: int, index: int, raw: Any) -> None:
         self.report.total += 1
         reference = f"{self.report.run_id}-{chunk}-{index}"
-        item = prepare(self.channel, raw, index, reference, self.shared, self.item_model)
+        item = prepare(
+            self.channel, raw, index, reference, self.shared, self.item_model,
+            digest=self.store is not None,
+        )  # fmt: skip
         if isinstance(item, MessageOutcome):
             self.report.rejected.append(item)
             self.refused[index] = item
@@ -229,7 +233,7 @@ class _Engine:
         self.items, self.refused = {}, {}
         if fresh:
             number = max((r.part for r in recorded), default=-1) + 1
-            self.held_back.append(_part(chunk, number, fresh))
+            self.held_back.append(_part(chunk, number, fresh, self.store is not None))
         if self.last_recorded is None or chunk >= self.last_recorded:
             await self._release_held_back()  # every recorded chunk up to here matched
         if resumed:

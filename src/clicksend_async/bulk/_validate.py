@@ -117,11 +117,15 @@ def prepare(
     reference: str,
     shared: Mapping[str, Any],
     item_model: type[BaseModel],
+    *,
+    digest: bool = True,
 ) -> Prepared | MessageOutcome:
     """The message ready to send, or its outcome in ``rejected`` (status INVALID, field named).
 
     ``reference`` is used unless the message carries its own ``custom_string``, which is sent
-    as given (repeated ones included).
+    as given (repeated ones included). ``digest=False`` (a run without a checkpoint, where no
+    digest is ever compared) leaves ``Prepared.digest`` empty: a message of plain strings is then
+    only checked to be sendable as UTF-8, not encoded to its canonical JSON.
     """
     outcome = MessageOutcome(index, reference, status="INVALID")
     try:
@@ -140,15 +144,17 @@ def prepare(
     except Exception as exc:  # never let one message end the run
         reason = f"{_locate(wire) or 'message'}: cannot be checked ({type(exc).__name__})"
     content = b""
-    dumped = False
+    dumped = checked = False  # checked: found sendable without encoding it (no digest wanted)
     if reason is None:
         plain = _plain(wire, item_model)
         if plain is not None:  # what validating and dumping would give, without either
             wire = plain
+            if not digest:
+                reason, checked = _unencodable(wire), True
         else:
             wire, reason = _validated(wire, item_model)
             dumped = True
-    if reason is None:
+    if reason is None and not checked:
         try:
             content = canonical(wire)
         except Exception as exc:  # UnicodeError (a lone surrogate), NaN, ...
@@ -164,9 +170,21 @@ def prepare(
         outcome.reference = wire["custom_string"]
     schedule = wire.get("schedule")
     when = float(schedule) if isinstance(schedule, (int, float)) and schedule else None
-    message_digest = hashlib.sha256(content).digest()[:DIGEST_BYTES]
+    message_digest = hashlib.sha256(content).digest()[:DIGEST_BYTES] if digest else b""
     late = "schedule: in the past" if when is not None and when < _now() - SCHEDULE_GRACE else None
     return Prepared(outcome, wire, message_digest, when, late)
+
+
+def _unencodable(wire: dict[str, str | None]) -> str | None:
+    """Why a message of plain strings cannot be sent as JSON (what :func:`canonical` would
+    raise for it: only a lone surrogate, which UTF-8 cannot carry), or None."""
+    for name, value in wire.items():
+        if value is not None and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeError as exc:
+                return f"{name}: cannot be sent as JSON ({type(exc).__name__})"
+    return None
 
 
 def _validated(wire: dict[str, Any], item_model: type[BaseModel]) -> tuple[dict[str, Any], Any]:
