@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from clicksend_async import AsyncClickSend, errors
 from clicksend_async._base import fast_validator, strict_validation, unparsed_fields
@@ -131,6 +131,71 @@ def test_an_answer_that_does_not_fit_is_still_parsed_leniently_or_strictly() -> 
     assert message.custom_string == "c1"
     with strict_validation(), pytest.raises(errors.ResponseDecodeError, match="SmsSendResponse"):
         parse_envelope(raw(answer), _SEND, "/sms/send", ())
+
+
+def general_path(content: bytes) -> Any:
+    """What parse_envelope gave before it validated from the bytes: json.loads, the envelope
+    checks, then the model (its errors as the typed errors the call raises)."""
+    from clicksend_async._response import ensure_envelope
+
+    try:
+        body = ensure_envelope(json.loads(content))
+    except ValueError:
+        return errors.ResponseDecodeError
+    code = body.get("http_code") if isinstance(body, dict) else None
+    if isinstance(code, int) and code >= 400:
+        return errors.APIError
+    try:
+        parsed = SmsSendResponse.model_validate(body)
+    except ValidationError:
+        return errors.ResponseDecodeError
+    return errors.MissingDataError if parsed.data is None else parsed
+
+
+FITTING = json.dumps(sent_answer()).encode()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        FITTING,
+        FITTING.replace(b'"http_code": 200', b'"http_code": "200"'),
+        FITTING.replace(b'"http_code": 200', b'"http_code": "400"'),  # a string: not an error
+        FITTING.replace(b'"http_code": 200', b'"http_code": 400.0'),
+        FITTING.replace(b'"http_code": 200', b'"http_code": 500'),  # an error inside a 200
+        FITTING.replace(b'"http_code": 200', b'"http_code": true'),
+        FITTING.replace(b'"http_code": 200, ', b""),
+        FITTING.replace(b'"total_price": 0.07', b'"total_price": NaN'),  # not JSON to pydantic
+        FITTING.replace(b'"body": "hi"', b'"body": "h\\ud800i"'),  # a lone surrogate
+        FITTING.replace(b'"status": "SUCCESS"', b'"status": "SUCCESS", "status": "QUEUED"'),
+        FITTING.replace(b'"message_price": "0.0700"', b'"message_price": "n/a"'),  # lenient
+        json.dumps(sent_answer()["data"]).encode(),  # bare data, no envelope
+        json.dumps({"http_code": 200, "data": None}).encode(),
+        json.dumps([sent_answer()]).encode(),
+        json.dumps(sent_answer()).encode("utf-16"),  # json.loads reads UTF-16
+        b"\xef\xbb\xbf" + FITTING,  # a UTF-8 byte order mark
+        b"not json",
+    ],
+)
+def test_an_answer_validated_from_its_bytes_is_what_the_general_path_gives(
+    content: bytes,
+) -> None:
+    """The common answer is validated straight from its bytes; anything the shortcut does not
+    settle (bare data, an error envelope, what only json.loads or the lenient model reads) goes
+    the general way, so every answer parses exactly as before."""
+    expected = general_path(content)
+    response = RawResponse(200, {}, content, method="POST", url="http://x/sms/send")
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            parse_envelope(response, _SEND, "/sms/send", ())
+        return
+    parsed = parse_envelope(response, _SEND, "/sms/send", ())
+    assert type(parsed) is type(expected) and parsed == expected
+    assert parsed.model_dump() == expected.model_dump()
+    assert unparsed_fields(parsed) == unparsed_fields(expected)
+    if isinstance(expected.data, BaseModel):  # (bare list data is kept raw by the model)
+        assert unparsed_fields(parsed.data) == unparsed_fields(expected.data)
+        assert parsed.data.__pydantic_private__ == expected.data.__pydantic_private__
 
 
 # -- the limiter's uncontended slot --------------------------------------------------------------

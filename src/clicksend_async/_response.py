@@ -11,7 +11,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx
 from pydantic import ValidationError
@@ -20,6 +20,9 @@ from clicksend_async import errors
 from clicksend_async._base import fast_validator
 from clicksend_async._operation import Operation
 from clicksend_async._transport import RawResponse
+
+if TYPE_CHECKING:
+    from pydantic_core import SchemaValidator
 
 T = TypeVar("T")
 EnvelopeT = TypeVar("EnvelopeT")
@@ -154,6 +157,13 @@ def parse_envelope(
     so nobody resends it blindly.
     """
     processed = not operation.idempotent and 200 <= response.status < 300
+    model = operation.response_model
+    fast = None if model is None or response.status == 204 else fast_validator(cast(Any, model))
+    parsed: Any = None if fast is None else _fitting_envelope(fast, response.content)
+    if parsed is not None:
+        if operation.data_required and getattr(parsed, "data", None) is None:
+            raise _missing_data(response, operation, path, processed, references)
+        return cast(EnvelopeT, parsed)
     if response.status == 204:
         # 204 No Content (DELETE /senders/default-senders/{id}, officially): a success without
         # an envelope. Its data is absent; an operation that promises data says so below.
@@ -178,11 +188,8 @@ def parse_envelope(
             status=code,
             outcome_unknown=processed and code >= 500,
         )
-    model = operation.response_model
     if model is None:
         return cast(EnvelopeT, body)
-    parsed: Any = None
-    fast = fast_validator(cast(Any, model))
     if fast is not None:
         try:
             parsed = fast.validate_python(body)
@@ -202,17 +209,44 @@ def parse_envelope(
             references=references,
         ) from None
     if operation.data_required and getattr(parsed, "data", None) is None:
-        # The method's return type promises the data: say so here rather than hand back None.
-        raise errors.MissingDataError(
-            method=operation.method,
-            path=path,
-            status_code=response.status,
-            content=response.content,
-            operation=operation.operation_id,
-            outcome_unknown=processed,
-            references=references,
-        )
+        raise _missing_data(response, operation, path, processed, references)
     return cast(EnvelopeT, parsed)
+
+
+def _fitting_envelope(fast: SchemaValidator, content: bytes) -> Any:
+    """The answer validated straight from its bytes (no ``json.loads`` and dict in between) when
+    it is a success envelope whose every field fits; else None, and the general path decides:
+    a body that is not JSON, not an envelope (bare data), an error envelope, or one that only
+    the lenient model can read. What it returns is what the general path returns for it."""
+    try:
+        parsed = fast.validate_json(content)
+    except ValidationError:
+        return None
+    if _ENVELOPE_KEY_SET.isdisjoint(parsed.model_fields_set):
+        return None  # bare data: the general path wraps it
+    code = getattr(parsed, "http_code", None)
+    if isinstance(code, int) and code >= 400:
+        return None  # an error envelope: the general path raises its typed error
+    return parsed
+
+
+def _missing_data(
+    response: RawResponse,
+    operation: Operation[Any],
+    path: str,
+    processed: bool,
+    references: Sequence[str],
+) -> errors.MissingDataError:
+    # The method's return type promises the data: say so rather than hand back None.
+    return errors.MissingDataError(
+        method=operation.method,
+        path=path,
+        status_code=response.status,
+        content=response.content,
+        operation=operation.operation_id,
+        outcome_unknown=processed,
+        references=references,
+    )
 
 
 def api_error(
