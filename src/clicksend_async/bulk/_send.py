@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import anyio
 from anyio.abc import TaskGroup
@@ -42,24 +42,51 @@ DEFAULT_CHUNKS_IN_FLIGHT = 16  # when the client sets no max_concurrency
 NEW_RUN_HINT = "resume with the same input, or start a new run (FileCheckpoint(path, mode='new'))"
 
 
+# A sendable message while it waits for its request: (wire form, digest, schedule, why it is late)
+# of its ``Prepared``, whose outcome the engine keeps apart. The cyclic GC stops tracking a plain
+# tuple of strings, bytes and floats at its first pass; a ``Prepared`` (it refers to the outcome)
+# stays tracked, and tens of thousands of them waiting were traversed by every full pass
+# (100,000 messages: GC time 0.15 -> 0.12 s, wall -4 %).
+_Ready = tuple[dict[str, Any], bytes, float | None, str | None]
+# its fields (Final: a type checker reads each index as its literal, so each field keeps its type)
+WIRE: Final = 0
+DIGEST: Final = 1
+SCHEDULE: Final = 2
+LATE: Final = 3
+
+
+def _ready(item: Prepared) -> _Ready:
+    return item.wire, item.digest, item.schedule, item.late
+
+
 @dataclass(slots=True)
 class _Part:
     """One request to make: messages of one chunk (a resumed chunk may get a further part)."""
 
     chunk: int
     part: int
-    items: list[Prepared]  # emptied once its body is built
+    items: list[_Ready]  # emptied once its body is built
     digest: str
     outcomes: list[MessageOutcome]
     until: float | None  # the latest schedule of its messages
 
 
-def _part(chunk: int, number: int, items: list[Prepared], with_digest: bool) -> _Part:
-    """The part of ``items``; its digest only when a checkpoint will record it."""
-    digest = chunk_digest([(i.outcome.index, i.digest) for i in items]) if with_digest else ""
-    schedules = [item.schedule for item in items if item.schedule is not None]
+def _part(
+    chunk: int,
+    number: int,
+    outcomes: list[MessageOutcome],
+    items: list[_Ready],
+    with_digest: bool,
+) -> _Part:
+    """The part of ``items`` (``outcomes`` theirs, in order); its digest only when a checkpoint
+    will record it."""
+    digest = ""
+    if with_digest:
+        pairs = zip(outcomes, items, strict=True)
+        digest = chunk_digest([(outcome.index, item[DIGEST]) for outcome, item in pairs])
+    schedules = [item[SCHEDULE] for item in items if item[SCHEDULE] is not None]
     until = max(schedules) if schedules else None
-    return _Part(chunk, number, items, digest, [item.outcome for item in items], until)
+    return _Part(chunk, number, items, digest, outcomes, until)
 
 
 async def send_bulk(
@@ -131,7 +158,8 @@ class _Engine:
         # parts to send wait here, so a mismatch is raised before any request.
         self.last_recorded = run.last_chunk
         self.held_back: list[_Part] = []
-        self.items: dict[int, Prepared] = {}  # the current chunk's sendable messages
+        self.items: dict[int, _Ready] = {}  # the current chunk's sendable messages
+        self.outcomes: dict[int, MessageOutcome] = {}  # ... their outcomes
         self.refused: dict[int, MessageOutcome] = {}  # ... and its rejected ones
         self.pending: dict[tuple[int, int], list[MessageOutcome]] = {}  # dispatched, not begun
         self.fatal: BaseException | None = None
@@ -199,7 +227,8 @@ class _Engine:
             self.report.rejected.append(item)
             self.refused[index] = item
         else:
-            self.items[index] = item
+            self.items[index] = _ready(item)
+            self.outcomes[index] = item.outcome
 
     async def _complete(self, chunk: int) -> None:
         """Every message of ``chunk`` has been read: check it against the checkpoint, settle what
@@ -214,26 +243,30 @@ class _Engine:
             self._resume(record)
         if resumed:
             self.report.resumed_chunks += 1
-        fresh = []
+        fresh: list[_Ready] = []
+        fresh_outcomes: list[MessageOutcome] = []
         refused = list(self.refused.values())
         for index, item in sorted(self.items.items()):
             if index in covered:
                 continue
-            if item.late is not None:  # refused now, though a resumed run may have sent it
-                item.outcome.status, item.outcome.reason = "INVALID", item.late
-                self.report.rejected.append(item.outcome)
-                refused.append(item.outcome)
+            outcome, late = self.outcomes[index], item[LATE]
+            if late is not None:  # refused now, though a resumed run may have sent it
+                outcome.status, outcome.reason = "INVALID", late
+                self.report.rejected.append(outcome)
+                refused.append(outcome)
             else:
                 fresh.append(item)
+                fresh_outcomes.append(outcome)
         if refused and isinstance(self.store, Claiming):  # in no request: the campaign's
             # merged report learns of them from this record
             self._save(
                 {"kind": "refused", "chunk": chunk, "messages": [o.record() for o in refused]}
             )
-        self.items, self.refused = {}, {}
+        self.items, self.outcomes, self.refused = {}, {}, {}
         if fresh:
             number = max((r.part for r in recorded), default=-1) + 1
-            self.held_back.append(_part(chunk, number, fresh, self.store is not None))
+            part = _part(chunk, number, fresh_outcomes, fresh, self.store is not None)
+            self.held_back.append(part)
         if self.last_recorded is None or chunk >= self.last_recorded:
             await self._release_held_back()  # every recorded chunk up to here matched
         if resumed:
@@ -251,7 +284,7 @@ class _Engine:
                 raise self._mismatch(
                     chunk, f"the input ends before message {index}, which the recorded run sent"
                 )
-        digest = chunk_digest([(i, self.items[i].digest) for i in record.indices])
+        digest = chunk_digest([(i, self.items[i][DIGEST]) for i in record.indices])
         if digest != record.digest:
             first, last = record.indices[0], record.indices[-1]
             raise self._mismatch(
@@ -268,7 +301,7 @@ class _Engine:
 
     def _resume(self, record: PartRecord) -> None:
         """Settle a recorded part into the report (an in-flight one becomes unknown)."""
-        outcomes = [self.items[i].outcome for i in record.indices]
+        outcomes = [self.outcomes[i] for i in record.indices]
         report = self.report
         if record.state == "done":
             report.accepted.extend(record.accepted)
@@ -322,7 +355,7 @@ class _Engine:
                 return  # not sent: it stays pending (not_sent)
             del self.pending[key]
             self.report.requests += 1
-            body = {**self.shared, "messages": [item.wire for item in part.items]}
+            body = {**self.shared, "messages": [item[WIRE] for item in part.items]}
             part.items = []  # the body holds what is still needed of them
             record: dict[str, Any] | None = None
             failure: ChunkFailure | None = None
@@ -447,10 +480,10 @@ class _Engine:
         """The run stopped: what was read but never handed to a request is ``not_sent``."""
         report = self.report
         report.cancelled = True
-        report.not_sent.extend(item.outcome for item in self.items.values())
+        report.not_sent.extend(self.outcomes.values())
         report.not_sent.extend(o for part in self.held_back for o in part.outcomes)
         report.not_sent.extend(o for outcomes in self.pending.values() for o in outcomes)
-        self.items, self.held_back = {}, []
+        self.items, self.outcomes, self.held_back = {}, {}, []
         self.pending.clear()
 
     async def _progress(self) -> None:
