@@ -197,40 +197,24 @@ def send_rows(result: list[dict[str, Any]] | None) -> list[Row]:
         for row in result or []
         if row.get("rps")  # absent from a failed or skipped run
     }
-    rows = []
-    for concurrency in (IN_FLIGHT, 1):
-        for latency in LATENCIES_MS:
-            targeted = concurrency == IN_FLIGHT
-            rows.append(
-                compare(
-                    f"req/s, {concurrency} in flight, {latency} ms latency: SDK vs raw aiohttp",
-                    rps.get(("sdk", latency, concurrency)),
-                    rps.get(("aiohttp", latency, concurrency)),
-                    per_s,
-                    f">= {SEND_TARGET}x" if targeted else "-",
-                    ratio_ok=(lambda ratio: ratio >= SEND_TARGET) if targeted else None,
-                )
-            )
-    for latency in LATENCIES_MS:  # what any client returning models pays, for scale
-        rows.append(
-            compare(
-                f"req/s, {IN_FLIGHT} in flight, {latency} ms latency: raw aiohttp + the models "
-                "(typed floor) vs raw aiohttp",
-                rps.get(("aiohttp-typed", latency, IN_FLIGHT)),
-                rps.get(("aiohttp", latency, IN_FLIGHT)),
-                per_s,
-            )
+
+    def versus(client: str, reference: str, label: str, concurrency: int, latency: float) -> Row:
+        targeted = client == "sdk" and reference == "aiohttp" and concurrency == IN_FLIGHT
+        return compare(
+            f"req/s, {concurrency} in flight, {latency} ms latency: {label}",
+            rps.get((client, latency, concurrency)),
+            rps.get((reference, latency, concurrency)),
+            per_s,
+            f">= {SEND_TARGET}x" if targeted else "-",
+            ratio_ok=(lambda ratio: ratio >= SEND_TARGET) if targeted else None,
         )
-    for concurrency in (IN_FLIGHT, 1):
-        for latency in LATENCIES_MS:
-            rows.append(
-                compare(
-                    f"req/s, {concurrency} in flight, {latency} ms latency: SDK vs official SDK",
-                    rps.get(("sdk", latency, concurrency)),
-                    rps.get(("official", latency, concurrency)),
-                    per_s,
-                )
-            )
+
+    grid = [(concurrency, latency) for concurrency in (IN_FLIGHT, 1) for latency in LATENCIES_MS]
+    rows = [versus("sdk", "aiohttp", "SDK vs raw aiohttp", c, lat) for c, lat in grid]
+    # what any client returning models pays, for scale
+    floor = "raw aiohttp + the models (typed floor) vs raw aiohttp"
+    rows += [versus("aiohttp-typed", "aiohttp", floor, IN_FLIGHT, lat) for lat in LATENCIES_MS]
+    rows += [versus("sdk", "official", "SDK vs official SDK", c, lat) for c, lat in grid]
     return rows
 
 
