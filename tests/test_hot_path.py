@@ -72,6 +72,29 @@ def test_a_built_body_carries_the_bytes_the_slow_path_would_send(payload: Any) -
     assert body["messages"][0]["body"] == MESSAGE["body"]
 
 
+def test_a_validated_request_model_is_dumped_not_validated_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payload = SmsSendRequest(messages=[SmsMessage(**MESSAGE)], shorten_urls=True)
+    expected = build_body(_SEND, payload.model_dump(by_alias=True, exclude_unset=True), {})
+    calls: list[Any] = []
+    validator = SmsSendRequest.__pydantic_validator__
+
+    class Counting:
+        def validate_python(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            return validator.validate_python(*args, **kwargs)
+
+    monkeypatch.setattr(SmsSendRequest, "__pydantic_validator__", Counting())
+    body = build_body(_SEND, payload, {"messages": NOT_GIVEN, "senders": NOT_GIVEN})
+    assert calls == []  # trusted as pydantic trusts instances
+    assert body == expected and body.content == expected.content
+    # A keyword field merged into it makes a new body: validated, and a bad one is refused.
+    with pytest.raises(errors.RequestValidationError, match="shorten_urls"):
+        build_body(_SEND, payload, {"shorten_urls": "often"})
+    assert len(calls) == 1
+
+
 def test_a_built_body_is_read_only_and_its_copies_are_plain_dicts() -> None:
     body = build_body(_SEND, None, {"messages": [MESSAGE]})
     for mutate in (

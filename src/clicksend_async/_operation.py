@@ -74,7 +74,19 @@ def build_body(
     operation: Operation[Any], body: BaseModel | Mapping[str, Any] | None, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Merge a body (model or dict) with keyword fields, validate, and dump the wire JSON (a
-    :class:`WireBody` when the operation has a request model: its bytes come with it)."""
+    :class:`WireBody` when the operation has a request model: its bytes come with it).
+
+    A body that is already the operation's request model, with no keyword field to merge, is
+    dumped as it is, not validated again: it was validated when it was made, and pydantic itself
+    trusts model instances the same way (``revalidate_instances="never"``), as it always did for
+    the models nested in a body. Merged fields, or a model of another class, are validated."""
+    model = operation.request_model
+    if (
+        model is not None
+        and type(body) is model
+        and all(value is NOT_GIVEN for value in fields.values())
+    ):
+        return dump_body(operation.operation_id, body)
     merged: dict[str, Any]
     if body is None:
         merged = {}
@@ -95,7 +107,6 @@ def build_body(
     for name, value in fields.items():
         if value is not NOT_GIVEN:
             merged[name] = value
-    model = operation.request_model
     if model is None:
         return merged
     try:
