@@ -20,7 +20,7 @@ import pytest
 import sniffio
 
 from clicksend_async import AsyncClickSend, errors
-from clicksend_async._transport import DefaultSender
+from clicksend_async._sender import DefaultSender
 from clicksend_async.sandbox import Sandbox
 from clicksend_async.voximplant import AsyncVoximplant
 from tests.proxyserver import (
@@ -50,7 +50,7 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def expected_backend(anyio_backend: str) -> str:
-    return "aiohttp" if anyio_backend == "asyncio" else "httpx"
+    return "wire" if anyio_backend == "asyncio" else "httpx"
 
 
 async def test_default_client_sends_on_this_backend(anyio_backend: str) -> None:

@@ -16,8 +16,10 @@ import pytest
 from clicksend_async import AsyncClickSend, errors
 from clicksend_async._base_client import RequestLoop, RetryLater
 from clicksend_async._ratelimit import RateLimiter
-from clicksend_async._transport import AiohttpSender, DefaultSender, HttpxSender, RawResponse
+from clicksend_async._sender import DefaultSender
+from clicksend_async._transport import HttpxSender, RawResponse
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
+from clicksend_async._wire import WireSender
 from clicksend_async.voximplant import AsyncVoximplant
 from tests.conftest import envelope
 from tests.rawserver import Seen, raw_server
@@ -241,16 +243,16 @@ async def test_with_options_shares_pool_and_limiter_and_only_the_original_closes
         await fast.account.get()  # its resources are bound to it, not to the original
         assert server.seen[1].headers["x-team"] == "ops" and "x-team" not in server.seen[0].headers
         sender = cs._sender
-        assert isinstance(sender, DefaultSender) and isinstance(sender.inner, AiohttpSender)
-        session = sender.inner._session
-        assert session is not None
+        assert isinstance(sender, DefaultSender) and isinstance(sender.inner, WireSender)
+        pool = sender.inner
+        assert pool.idle_connections == 1
         await fast.aclose()  # closes the derived client only
-        assert fast.is_closed and not cs.is_closed and not session.closed
+        assert fast.is_closed and not cs.is_closed and not pool.is_closed
         with pytest.raises(errors.ClientClosedError):
             await fast.account.get()
         await cs.account.get()
         await cs.aclose()
-        assert session.closed and cs.is_closed
+        assert pool.is_closed and pool.idle_connections == 0 and cs.is_closed
         other = cs.with_options(max_retries=1)
         with pytest.raises(errors.ClientClosedError):  # a pool closed by its owner
             await other.account.get()

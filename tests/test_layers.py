@@ -22,6 +22,8 @@ PACKAGE = "clicksend_async"
 BOTTOM = {"_types", "_constants", "errors", "_base"}
 CORE = {
     "_transport",
+    "_wire",
+    "_sender",
     "_ratelimit",
     "_rate_backend",
     "_retry",

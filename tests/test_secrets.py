@@ -20,6 +20,7 @@ from clicksend_async import AsyncClickSend, errors
 from clicksend_async.sandbox._voximplant import new_service_account_key
 from clicksend_async.voximplant import AsyncVoximplant
 from tests.rawserver import Seen, raw_server
+from tests.senders import SENDERS, use_sender
 
 KEY = "SECRET-api-key-123"
 VOX_KEY = "SECRET-vox-legacy-456"
@@ -68,11 +69,14 @@ def refused_url() -> str:
 async def clients(url: str, sender: str) -> AsyncIterator[list[Any]]:
     http = httpx.AsyncClient() if sender == "httpx" else None
     made = [
-        AsyncClickSend("user", KEY, base_url=url, http_client=http, max_retries=1),
-        AsyncVoximplant(account_id=7, api_key=VOX_KEY, base_url=url, http_client=http),
-        AsyncVoximplant(
-            account_id=7, key_id="kid", private_key=PRIVATE_PEM, base_url=url, http_client=http
-        ),
+        use_sender(client, sender)
+        for client in (
+            AsyncClickSend("user", KEY, base_url=url, http_client=http, max_retries=1),
+            AsyncVoximplant(account_id=7, api_key=VOX_KEY, base_url=url, http_client=http),
+            AsyncVoximplant(
+                account_id=7, key_id="kid", private_key=PRIVATE_PEM, base_url=url, http_client=http
+            ),
+        )
     ]
     try:
         yield made
@@ -104,7 +108,7 @@ async def every_call(client: Any) -> list[BaseException]:
     return caught
 
 
-@pytest.mark.parametrize("sender", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("sender", SENDERS)
 @pytest.mark.parametrize("behaviour", [*BEHAVIOURS, "refused"])
 async def test_no_secret_in_errors_reprs_tracebacks_or_debug_logs(
     sender: str, behaviour: str, caplog: pytest.LogCaptureFixture

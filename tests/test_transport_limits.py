@@ -17,9 +17,9 @@ import pytest
 from clicksend_async import AsyncClickSend, errors
 from clicksend_async._types import Timeout
 from tests.rawserver import RawServer, Seen, answer_data, raw_server
+from tests.senders import SENDERS, use_sender
 
 SEND = {"messages": [{"to": "+61411111111", "body": "hi", "custom_string": "ref-1"}]}
-SENDERS = ["aiohttp", "httpx"]
 
 
 @contextlib.asynccontextmanager
@@ -28,7 +28,10 @@ async def client_for(
 ) -> AsyncIterator[AsyncClickSend]:
     http = httpx.AsyncClient() if sender == "httpx" else None
     options.setdefault("adaptive_rate_limit", False)
-    cs = AsyncClickSend("user", "secret-key", base_url=server.url, http_client=http, **options)
+    cs = use_sender(
+        AsyncClickSend("user", "secret-key", base_url=server.url, http_client=http, **options),
+        sender,
+    )
     try:
         yield cs
     finally:
@@ -269,7 +272,9 @@ async def test_a_refused_certificate_fails_at_once_saying_so(sender: str, tmp_pa
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v3"
     http = httpx.AsyncClient() if sender == "httpx" else None
-    cs = AsyncClickSend("u", "k", base_url=url, http_client=http, adaptive_rate_limit=False)
+    cs = use_sender(
+        AsyncClickSend("u", "k", base_url=url, http_client=http, adaptive_rate_limit=False), sender
+    )
     try:
         with pytest.raises(errors.ConnectionError) as info:
             await cs.account.get(max_retries=3)

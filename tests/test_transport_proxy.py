@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from clicksend_async import AsyncClickSend, errors
-from clicksend_async._transport import DefaultSender, ProxySettings
+from clicksend_async._sender import DefaultSender
+from clicksend_async._transport import ProxySettings
 from clicksend_async.voximplant import AsyncVoximplant
 from tests.proxyserver import Proxy, Target, basic, proxy_server, self_signed, target_server
 

@@ -43,11 +43,11 @@ from clicksend_async._observe import (
 )
 from clicksend_async._rate_backend import RateBackendFactory, current_time, plain_asyncio_loop
 from clicksend_async._ratelimit import RateLimiter
+from clicksend_async._sender import DefaultSender
 from clicksend_async._transport import (
     NOT_RETRYABLE,
     AiohttpSender,
     BodyTooLarge,
-    DefaultSender,
     HttpxSender,
     RawResponse,
     classify_transport_error,

@@ -43,8 +43,11 @@ REDIS_STATE_TTL = 600
 REDIS_RETRY_INTERVAL = 5.0
 # The largest answer body read; a larger one is a typed error and its connection is discarded.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-KEEPALIVE_SECONDS = 30.0  # idle pooled connections are closed after this (aiohttp connector)
-URL_CACHE_SIZE = 512  # parsed request URLs kept by the aiohttp sender (ids in paths vary)
+# The largest header section of an answer (status line and headers) the wire sender reads; real
+# answers carry ~1 KB. aiohttp's own bound is 128 fields of 8 KB.
+MAX_RESPONSE_HEADER_BYTES = 64 * 1024
+KEEPALIVE_SECONDS = 30.0  # idle pooled connections are closed after this (both senders' pools)
+URL_CACHE_SIZE = 512  # parsed request URLs kept by each sender (ids in paths vary)
 
 # -- pagination (the API's bounds for `limit`) -----------------------------------------------------
 DEFAULT_PAGE_SIZE = 100  # the API's maximum: fewest requests

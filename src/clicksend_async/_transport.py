@@ -1,15 +1,21 @@
 """The HTTP layer under the SDK, chosen by measurement (bench/send.py; numbers in bench/README.md).
 
-Two senders share one small interface:
+Three senders share one small interface:
 
-- ``AiohttpSender`` (default): aiohttp's connection pool, called directly. httpx's own pool
-  degrades sharply with many requests in flight and its Request/Response machinery costs more CPU
-  than the whole rest of a call, so the hot path builds no httpx objects; they are made lazily if
-  a caller asks for ``APIResponse.http_response``.
-- ``HttpxSender``: an injected ``httpx.AsyncClient`` (custom transports, respx in tests), and the
-  default under trio, where aiohttp (asyncio-only) cannot run.
-- ``DefaultSender``: what a client uses unless given ``transport=``/``http_client=``: it picks
-  one of the two above at first use, inside the running event loop (``sniffio``).
+- ``WireSender`` (``_wire.py``, the default under asyncio): HTTP/1.1 on asyncio's transports,
+  answers parsed by httptools; a quarter of aiohttp's CPU per request.
+- ``AiohttpSender`` (here; the default when a proxy is configured): aiohttp's connection pool,
+  called directly. httpx's own pool degrades sharply with many requests in flight and its
+  Request/Response machinery costs more CPU than the whole rest of a call, so the hot path
+  builds no httpx objects; they are made lazily if a caller asks for
+  ``APIResponse.http_response``.
+- ``HttpxSender`` (here): an injected ``httpx.AsyncClient`` (custom transports, respx in
+  tests), and the default under trio, where aiohttp (asyncio-only) cannot run.
+
+``DefaultSender`` (``_sender.py``) is what a client uses unless given
+``transport=``/``http_client=``: it picks one of them at first use, inside the running event
+loop (``sniffio``). This module holds what they share: the answer (``RawResponse``), the error
+mapping, proxy and TLS settings.
 
 Proxies and CA files come from ``proxy=`` and, with ``trust_env`` (the default, as in httpx),
 from ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` and
@@ -32,11 +38,10 @@ import os
 import ssl
 import types
 import urllib.request
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import sniffio
 import yarl
 
 from clicksend_async import _constants
@@ -516,96 +521,6 @@ class HttpxSender:
     async def aclose(self) -> None:
         if self.owned:
             await self.client.aclose()
-
-
-class DefaultSender:
-    """The SDK's own sender: aiohttp under asyncio, an httpx client under trio (aiohttp runs on
-    asyncio only). Chosen at first use, inside the running event loop, so a client made outside
-    any loop (a notebook cell, module level) works on whichever backend later uses it."""
-
-    def __init__(
-        self,
-        *,
-        timeout: TimeoutArg,
-        max_connections: int | None,
-        max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
-        proxy: str | None = None,
-        trust_env: bool = True,
-    ) -> None:
-        self.timeout = timeout
-        self.max_connections = max_connections
-        self.max_response_bytes = max_response_bytes
-        self.proxy = proxy
-        self.trust_env = trust_env
-        self.proxies = ProxySettings(proxy, trust_env=trust_env)  # validated now, not at first use
-        self.inner: AiohttpSender | HttpxSender | None = None
-        self._closed = False
-
-    @property
-    def backend(self) -> str | None:
-        """ "aiohttp" or "httpx" once the first request chose, else None."""
-        if self.inner is None:
-            return None
-        return "aiohttp" if isinstance(self.inner, AiohttpSender) else "httpx"
-
-    @property
-    def is_closed(self) -> bool:
-        return self._closed
-
-    @property
-    def connections_in_use(self) -> int:
-        inner = self.inner
-        return inner.connections_in_use if isinstance(inner, AiohttpSender) else 0
-
-    def _open(self) -> AiohttpSender | HttpxSender:
-        if self._closed:
-            raise ClientClosedError("this client is closed; create a new one")
-        if sniffio.current_async_library() == "asyncio":
-            self.inner = AiohttpSender(
-                timeout=self.timeout,
-                max_connections=self.max_connections,
-                max_response_bytes=self.max_response_bytes,
-                proxies=self.proxies,
-            )
-        else:  # trio (through anyio): httpx runs on it, with the same proxy and CA settings
-            limits = httpx.Limits(
-                max_connections=self.max_connections,
-                max_keepalive_connections=self.max_connections,
-                keepalive_expiry=_constants.KEEPALIVE_SECONDS,
-            )
-            verify = ssl_context(self.trust_env)
-            client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=limits,
-                proxy=self.proxy,
-                trust_env=self.trust_env,
-                follow_redirects=False,
-                # the same CAs as under asyncio: the system's (httpx alone would use certifi's)
-                verify=_system_context() if verify is True else verify,
-            )
-            self.inner = HttpxSender(client, owned=True, max_response_bytes=self.max_response_bytes)
-        return self.inner
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str],
-        content: bytes | None,
-        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-    ) -> Coroutine[Any, Any, RawResponse]:
-        # The chosen sender's own coroutine, awaited by the caller: no extra frame per request.
-        inner = self.inner or self._open()
-        return inner.send(
-            method, url, params=params, headers=headers, content=content, timeout=timeout
-        )
-
-    async def aclose(self) -> None:
-        self._closed = True
-        if self.inner is not None:
-            await self.inner.aclose()
 
 
 def _certificate_refused(exc: BaseException) -> bool:
