@@ -51,6 +51,7 @@ CLIENTS: dict[str, str] = {
     "official": "clicksend-client 6.0.2 SmsApi.send_sms + ThreadPoolExecutor(C), pool sized to C",
     "official-default": "clicksend-client 6.0.2 as configured out of the box (urllib3 pool 10)",
     "sdk": "clicksend_async.AsyncClickSend(max_concurrency=C).sms.send",
+    "sdk-aiohttp": "the same SDK call on its aiohttp sender (what a client with a proxy uses)",
     # not in the default set:
     "httpx-deflimits": "httpx.AsyncClient() with httpx's default Limits(100, keepalive 20)",
 }
@@ -451,9 +452,11 @@ def _client_official(
 
 
 async def _client_sdk(
-    base_url: str, n: int, c: int, warmup: int, budget: float, pid: int | None
+    base_url: str, n: int, c: int, warmup: int, budget: float, pid: int | None, wire: bool = True
 ) -> dict[str, Any]:
     client = sdk_client(base_url, USERNAME, API_KEY, c)
+    if not wire:
+        client._sender.use_wire = False  # the sender chosen when a proxy is configured
     try:
 
         async def call(i: int) -> None:
@@ -489,6 +492,7 @@ def run_client_inline(
         "aiohttp": lambda: _client_aiohttp(*args),
         "aiohttp-typed": lambda: _client_aiohttp_typed(*args),
         "sdk": lambda: _client_sdk(*args),
+        "sdk-aiohttp": lambda: _client_sdk(*args, wire=False),
     }
     if name not in coros:
         raise SystemExit(f"unknown client {name!r}")

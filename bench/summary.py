@@ -72,7 +72,7 @@ def part_commands(quick: bool) -> dict[str, list[str]]:
         *("--n", "150" if quick else "3000"),
         *("--concurrency", "1", str(IN_FLIGHT)),
         *("--latency-ms", *map(str, LATENCIES_MS)),
-        *("--clients", "aiohttp", "aiohttp-typed", "official", "sdk"),
+        *("--clients", "aiohttp", "aiohttp-typed", "official", "sdk", "sdk-aiohttp"),
         "--no-pin",
         *("--repeat", "1" if quick else "3"),
     ]
@@ -214,6 +214,9 @@ def send_rows(result: list[dict[str, Any]] | None) -> list[Row]:
     # what any client returning models pays, for scale
     floor = "raw aiohttp + the models (typed floor) vs raw aiohttp"
     rows += [versus("aiohttp-typed", "aiohttp", floor, IN_FLIGHT, lat) for lat in LATENCIES_MS]
+    # the SDK on the sender a client with a proxy uses
+    proxied = "SDK on its aiohttp sender (proxy configured) vs raw aiohttp"
+    rows += [versus("sdk-aiohttp", "aiohttp", proxied, IN_FLIGHT, lat) for lat in LATENCIES_MS]
     rows += [versus("sdk", "official", "SDK vs official SDK", c, lat) for c, lat in grid]
     return rows
 

@@ -238,16 +238,22 @@ async def test_an_unknown_content_encoding_is_a_typed_error() -> None:
 # -- refusing what cannot be trusted ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("shape", ["many-headers", "one-endless-line"])
 async def test_a_header_section_past_its_limit_is_refused_and_the_connection_dropped(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, shape: str
 ) -> None:
     monkeypatch.setattr(_constants, "MAX_RESPONSE_HEADER_BYTES", 4096)
 
     async def answer(writer: asyncio.StreamWriter, number: int) -> None:
-        if number == 1:
+        if number > 1:
+            writer.write(ok())
+        elif shape == "many-headers":
             writer.write(ok(b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 100) for i in range(100))))
         else:
-            writer.write(ok())
+            writer.write(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+            for _ in range(10_000):  # 10 MB of one value that never ends, as fast as it goes
+                writer.write(b"a" * 1024)
+                await writer.drain()
 
     async with wire_server(answer) as server, client(server.url, max_retries=0) as cs:
         with pytest.raises(errors.ConnectionError) as info:
@@ -335,8 +341,7 @@ async def test_cancelling_a_call_mid_answer_frees_its_connection_and_slot() -> N
             await task
         pool = pool_of(cs)
         assert (pool.connections_in_use, pool.idle_connections, pool._slots_taken) == (0, 0, 0)
-        async with asyncio.timeout(5):
-            await cs.account.get()  # the only slot is free again
+        await asyncio.wait_for(cs.account.get(), 5)  # the only slot is free again
     assert server.connections == 2
 
 

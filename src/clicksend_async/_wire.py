@@ -83,12 +83,13 @@ def _phase_timeouts(
 class _Answer:
     """What one response gathered while it was parsed."""
 
-    __slots__ = ("chunks", "framed", "header_bytes", "headers", "size", "status")
+    __slots__ = ("chunks", "field_bytes", "framed", "head_bytes", "headers", "size", "status")
 
     def __init__(self) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.header_bytes = 0
+        self.head_bytes = 0  # received before the headers ended (interim answers included)
+        self.field_bytes = 0  # of the headers parsed (they may end in the chunk that holds them)
         self.chunks: list[bytes] = []
         self.size = 0
         self.framed = False  # Content-Length or chunked: the end is known without EOF
@@ -138,6 +139,14 @@ class _Connection(asyncio.Protocol):
                 self._fail(refused.error)
             else:
                 self._fail(httpx.RemoteProtocolError(f"invalid HTTP answer: {exc}"))
+            return
+        if not self.headers_done:
+            # Every byte so far belongs to the status line and headers, which httptools holds
+            # until a line ends: bound them here, or one endless line would grow without end.
+            answer = self.answer
+            answer.head_bytes += len(data)
+            if answer.head_bytes > _constants.MAX_RESPONSE_HEADER_BYTES:
+                self._fail(_too_many_header_bytes())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -164,12 +173,12 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------
 
-    def on_status(self, status: bytes) -> None:
-        self._count(len(status))
-
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        self.answer.headers.append((name, value))
+        answer = self.answer
+        answer.headers.append((name, value))
+        answer.field_bytes += len(name) + len(value)
+        if answer.field_bytes > _constants.MAX_RESPONSE_HEADER_BYTES:
+            raise _Refused(_too_many_header_bytes())
 
     def on_headers_complete(self) -> None:
         answer = self.answer
@@ -178,7 +187,6 @@ class _Connection(asyncio.Protocol):
             if status == 101:
                 raise _Refused(httpx.RemoteProtocolError("the server switched protocols"))
             answer.headers = []  # an interim answer (100 Continue): the real one follows
-            answer.header_bytes = 0
             return
         self.headers_done = True
         for name, value in answer.headers:
@@ -208,16 +216,6 @@ class _Connection(asyncio.Protocol):
         self._settle()
 
     # -- helpers ----------------------------------------------------------------------------
-
-    def _count(self, size: int) -> None:
-        self.answer.header_bytes += size
-        if self.answer.header_bytes > _constants.MAX_RESPONSE_HEADER_BYTES:
-            raise _Refused(
-                httpx.RemoteProtocolError(
-                    "the answer's headers are larger than "
-                    f"{_constants.MAX_RESPONSE_HEADER_BYTES:,} bytes"
-                )
-            )
 
     def _settle(self) -> None:
         waiter = self.waiter
@@ -252,6 +250,11 @@ class _Connection(asyncio.Protocol):
         self.lost = True
         if self.transport is not None:
             self.transport.abort()
+
+
+def _too_many_header_bytes() -> httpx.RemoteProtocolError:
+    limit = _constants.MAX_RESPONSE_HEADER_BYTES
+    return httpx.RemoteProtocolError(f"the answer's headers are larger than {limit:,} bytes")
 
 
 class _Refused(Exception):
@@ -364,7 +367,10 @@ class WireSender:
                 request=httpx.Request(method, url),
             )
         loop = asyncio.get_running_loop()
-        connection = await self._acquire(loop, target, connect, pool, method, url)
+        connection = self._reuse(loop, target.key)
+        if connection is None:
+            connection = await self._acquire(loop, target, connect, pool, method, url)
+        timer: asyncio.TimerHandle | None = None
         try:
             waiter = connection.begin(self.max_response_bytes, method == "HEAD")
             transport = connection.transport
@@ -372,11 +378,22 @@ class WireSender:
             transport.write(head if content is None else head + content)
             if connection.paused:
                 await self._drained(connection, write, method, url)
-            answer = await self._answer(loop, connection, waiter, read, method, url)
-        except BaseException:
+            if read is not None:
+                connection.last_data = started = loop.time()
+                timer = loop.call_at(started + read, _check_read, connection, waiter, read)
+            answer = await waiter
+        except BaseException as exc:
             connection.discard()  # never reused: its answer was not read to the end
             self._release(connection)
+            if isinstance(exc, _Limit):
+                limit = self.max_response_bytes
+                raise _too_large(method, url, exc.status, exc.prefix, limit) from None
+            if isinstance(exc, httpx.TransportError):
+                exc.request = httpx.Request(method, url)
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         self._release(connection)
         body = b"".join(answer.chunks) if len(answer.chunks) != 1 else answer.chunks[0]
         received = CIMultiDictProxy(
@@ -390,39 +407,12 @@ class WireSender:
             body = _inflate(body, encoding, self.max_response_bytes, answer.status, method, url)
         return RawResponse(answer.status, received, body, method=method, url=url)
 
-    async def _answer(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        connection: _Connection,
-        waiter: asyncio.Future[_Answer],
-        read: float | None,
-        method: str,
-        url: str,
-    ) -> _Answer:
-        timer: asyncio.TimerHandle | None = None
-        if read is not None:
-            connection.last_data = started = loop.time()
-            timer = loop.call_at(started + read, _check_read, connection, waiter, read)
-        try:
-            return await waiter
-        except _Limit as limit:
-            raise _too_large(
-                method, url, limit.status, limit.prefix, self.max_response_bytes
-            ) from None
-        except httpx.TransportError as exc:
-            exc.request = httpx.Request(method, url)
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-
     async def _drained(
         self, connection: _Connection, write: float | None, method: str, url: str
     ) -> None:
         """Wait until the socket took the body (it paused writing), at most ``write`` seconds."""
-        connection.drained = drained = connection.loop.create_future()
-        if not connection.paused:
-            return
+        drained = connection.loop.create_future()
+        connection.drained = drained
         try:
             await asyncio.wait_for(drained, write)
         except asyncio.TimeoutError:
@@ -434,6 +424,39 @@ class WireSender:
             connection.drained = None
 
     # -- the pool ---------------------------------------------------------------------------
+
+    def _reuse(self, loop: asyncio.AbstractEventLoop, key: _Key) -> _Connection | None:
+        """An idle connection to ``key`` with a free slot, taken without waiting; else None."""
+        idle = self._idle.get(key)
+        if not idle:
+            return None
+        limit = self._max_connections
+        if limit and (self._slots_taken >= limit or self._slot_waiters):
+            return None
+        connection = self._pop_idle(loop, idle)
+        if connection is not None:
+            self._slots_taken += 1
+            self._in_use.add(connection)
+        return connection
+
+    def _pop_idle(
+        self, loop: asyncio.AbstractEventLoop, idle: list[_Connection]
+    ) -> _Connection | None:
+        """The newest idle connection still fit to use; the unfit ones met on the way closed."""
+        now = loop.time()
+        while idle:
+            connection = idle.pop()
+            transport = connection.transport
+            if (
+                connection.lost
+                or transport is None
+                or transport.is_closing()
+                or now - connection.idle_since > _constants.KEEPALIVE_SECONDS
+            ):
+                connection.abort()
+                continue
+            return connection
+        return None
 
     async def _acquire(
         self,
@@ -447,21 +470,10 @@ class WireSender:
         await self._take_slot(pool, method, url)
         try:
             idle = self._idle.get(target.key)
-            if idle:
-                now = loop.time()
-                while idle:
-                    connection = idle.pop()
-                    transport = connection.transport
-                    if (
-                        connection.lost
-                        or transport is None
-                        or transport.is_closing()
-                        or now - connection.idle_since > _constants.KEEPALIVE_SECONDS
-                    ):
-                        connection.abort()
-                        continue
-                    self._in_use.add(connection)
-                    return connection
+            reused = self._pop_idle(loop, idle) if idle else None
+            if reused is not None:
+                self._in_use.add(reused)
+                return reused
             connection = await self._connect(loop, target, connect, method, url)
         except BaseException:
             self._give_slot()
