@@ -112,6 +112,25 @@ def make_venv(venv: Path, requirement: str) -> None:
     subprocess.run([python, "-m", "pip", "install", "-q", "-e", requirement], check=True)
 
 
+def stale(python: Path) -> bool:
+    """Whether the venv's install of clicksend-async predates pyproject.toml's dependencies (an
+    editable install keeps the metadata of when it was made)."""
+    import tomllib
+
+    wanted = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    code = (
+        "import importlib.metadata as md, json\n"
+        "requires = md.requires('clicksend-async') or []\n"
+        "print(json.dumps([r for r in requires if 'extra ==' not in r]))"
+    )
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        return True
+    return {r.replace(" ", "") for r in json.loads(done.stdout)} != {
+        r.replace(" ", "") for r in wanted
+    }
+
+
 def not_runtime_deps(python: Path) -> list[str]:
     done = subprocess.run(
         [str(python), "-c", NOT_RUNTIME_DEPS], check=True, capture_output=True, text=True
@@ -123,7 +142,7 @@ def not_runtime_deps(python: Path) -> list[str]:
 def runtime_venv(venv: Path) -> Path:
     """The venv with `-e <root>` only, made if missing; refused if it holds more."""
     python = venv / "bin" / "python"
-    if not python.exists():
+    if not python.exists() or stale(python):
         make_venv(venv, str(ROOT))
     extra = not_runtime_deps(python)
     if extra and venv.resolve() == DEFAULT_VENV:
@@ -141,7 +160,7 @@ def runtime_venv(venv: Path) -> Path:
 
 def cli_venv(venv: Path) -> Path:
     """The venv with `-e <root>[cli]`, made if missing."""
-    if not (venv / "bin" / "clicksend").exists():
+    if not (venv / "bin" / "clicksend").exists() or stale(venv / "bin" / "python"):
         make_venv(venv, f"{ROOT}[cli]")
     return venv / "bin" / "clicksend"
 
