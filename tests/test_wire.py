@@ -488,3 +488,113 @@ def test_a_request_head_is_refused_or_parses_back_to_exactly_what_was_asked(
         (n, v.strip(" \t")) for n, v in headers.items()
     ]
     assert sorted(h[0].lower() for h in given_back if h[0].lower() not in names) == sorted(own)
+
+
+# -- many calls, misbehaving answers, random cancellations ----------------------------------------
+
+BEHAVIOURS = [
+    "ok", "chunked", "bytewise", "interim", "close-after", "http10", "drop-before", "drop-mid",
+    "garbage", "eof-framed", "slow",
+]  # fmt: skip
+SUCCEED = {"ok", "chunked", "bytewise", "interim", "close-after", "http10", "eof-framed"}
+
+
+def body_for(ident: int) -> bytes:
+    return json.dumps({"id": ident, "pad": "x" * (ident % 50)}).encode()
+
+
+async def misbehave(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers each request as its path says: /v3/r/<id>/<behaviour>."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            _, ident_text, behaviour = head.split(b" ")[1].decode().rsplit("/", 2)
+            body = body_for(int(ident_text))
+            framed = f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+            if behaviour == "ok":
+                writer.write(b"HTTP/1.1 200 OK\r\n" + framed)
+            elif behaviour == "chunked":
+                half = len(body) // 2
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                for piece in (body[:half], body[half:]):
+                    writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                writer.write(b"0\r\n\r\n")
+            elif behaviour == "bytewise":
+                for byte in b"HTTP/1.1 200 OK\r\n" + framed:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+            elif behaviour == "interim":
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n" + framed)
+            elif behaviour == "close-after":
+                writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n" + framed)
+                await writer.drain()
+                return
+            elif behaviour == "http10":
+                writer.write(b"HTTP/1.0 200 OK\r\n" + framed)
+                await writer.drain()
+                return
+            elif behaviour == "drop-before":
+                return
+            elif behaviour == "drop-mid":
+                writer.write(b"HTTP/1.1 200 OK\r\n" + framed[: len(framed) // 2])
+                await writer.drain()
+                return
+            elif behaviour == "garbage":
+                writer.write(b"HTTP/1.1 2x0 OK\r\n\r\n")
+            elif behaviour == "eof-framed":
+                writer.write(b"HTTP/1.1 200 OK\r\n\r\n" + body)
+                await writer.drain()
+                return
+            elif behaviour == "slow":
+                await asyncio.sleep(1.0)  # past the read timeout
+                return
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_every_call_gets_its_own_answer_or_a_transport_error_and_nothing_leaks(
+    seed: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Invariants over 150 concurrent calls on 4 connections, each answered by a behaviour drawn
+    at random, a fifth of them cancelled at a random moment: a call returns exactly the body of
+    its own request or raises a transport error (CancelledError when cancelled); afterwards no
+    connection, slot or waiter is held, and no future's exception went unretrieved."""
+    import gc
+    import random
+
+    chance = random.Random(seed)
+    server = await asyncio.start_server(misbehave, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v3/r"
+    sender = WireSender(timeout=httpx.Timeout(2.0, read=0.2), max_connections=4)
+    plan = [(ident, chance.choice(BEHAVIOURS)) for ident in range(150)]
+
+    async def call(ident: int, behaviour: str) -> Any:
+        url = f"{base}/{ident}/{behaviour}"
+        return await sender.send("GET", url, params=None, headers={}, content=None)
+
+    tasks = [asyncio.ensure_future(call(ident, behaviour)) for ident, behaviour in plan]
+    doomed = set(chance.sample(range(len(tasks)), 30))
+    for index in doomed:
+        asyncio.get_running_loop().call_later(chance.random() * 0.05, tasks[index].cancel)
+    try:
+        outcomes = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 20)
+    finally:
+        server.close()
+    for (ident, behaviour), outcome in zip(plan, outcomes, strict=True):
+        if isinstance(outcome, asyncio.CancelledError):
+            assert ident in doomed
+        elif isinstance(outcome, BaseException):
+            assert isinstance(outcome, httpx.TransportError), (behaviour, repr(outcome))
+            assert behaviour not in SUCCEED or ident in doomed, (behaviour, repr(outcome))
+        else:
+            assert behaviour in SUCCEED and outcome.content == body_for(ident), behaviour
+    assert (sender.connections_in_use, sender._slots_taken, len(sender._slot_waiters)) == (0, 0, 0)
+    await sender.aclose()
+    await server.wait_closed()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "exception was never retrieved" not in caplog.text
