@@ -598,3 +598,35 @@ async def test_every_call_gets_its_own_answer_or_a_transport_error_and_nothing_l
     gc.collect()
     await asyncio.sleep(0)
     assert "exception was never retrieved" not in caplog.text
+
+
+async def test_https_with_a_trusted_certificate_reuses_its_tls_connection(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from tests.proxyserver import self_signed
+
+    cert, server_tls = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read when the pool makes its TLS context
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(ok())
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_tls)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v3"
+    try:
+        async with client(url) as cs:
+            for _ in range(3):
+                assert (await cs.request("GET", "/account")).data == {"n": 1}
+            assert cs._sender.backend == "wire"  # type: ignore[union-attr]
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert connections == 1
