@@ -5,17 +5,13 @@ request could have reached the server, so a send is never repeated after it may 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-import httpx
 import pytest
 
 from clicksend_async import errors
-from clicksend_async._client import AsyncClickSend
-from tests.senders import SENDERS, use_sender
+from tests.senders import SENDERS, client_on
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 SEND = {"messages": [{"to": "+61411111111", "body": "hi", "custom_string": "ref-9"}]}
@@ -55,18 +51,6 @@ async def serve() -> AsyncIterator[Callable[[str], Awaitable[Server]]]:
         server.close()
 
 
-@contextlib.asynccontextmanager
-async def client(url: str, sender: str, **options: Any) -> AsyncIterator[AsyncClickSend]:
-    http = httpx.AsyncClient() if sender == "httpx" else None
-    cs = use_sender(AsyncClickSend("u", "k", base_url=url, http_client=http, **options), sender)
-    try:
-        yield cs
-    finally:
-        await cs.aclose()
-        if http is not None:
-            await http.aclose()
-
-
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -76,7 +60,7 @@ def closed_port() -> int:
 @pytest.mark.parametrize("sender", SENDERS)
 async def test_dropped_after_write_is_an_unknown_outcome_for_a_send(serve, sender: str) -> None:  # type: ignore[no-untyped-def]
     server = await serve("close")
-    async with client(server.url, sender) as cs:
+    async with client_on(sender, server.url) as cs:
         with pytest.raises(errors.ConnectionError) as info:
             await cs.sms.send(SEND)
     assert server.requests == 1  # written once, never repeated
@@ -86,7 +70,7 @@ async def test_dropped_after_write_is_an_unknown_outcome_for_a_send(serve, sende
 @pytest.mark.parametrize("sender", SENDERS)
 async def test_dropped_after_write_is_retried_for_a_read(serve, sender: str) -> None:  # type: ignore[no-untyped-def]
     server = await serve("close")
-    async with client(server.url, sender, max_retries=2) as cs:
+    async with client_on(sender, server.url, max_retries=2) as cs:
         with pytest.raises(errors.ConnectionError) as info:
             await cs.account.get()
     assert server.requests == 3 and not info.value.outcome_unknown
@@ -97,7 +81,7 @@ async def test_a_non_idempotent_put_is_written_once(serve, sender: str) -> None:
     # HTTP calls PUT idempotent; ClickSend's PUT /recharge/purchase/{id} is not. No layer below
     # the SDK may resend it (aiohttp would, by default, after a dropped keep-alive connection).
     server = await serve("close")
-    async with client(server.url, sender) as cs:
+    async with client_on(sender, server.url) as cs:
         with pytest.raises(errors.ConnectionError) as info:
             await cs.recharge.purchase(3)
     assert server.requests == 1 and info.value.outcome_unknown
@@ -106,7 +90,7 @@ async def test_a_non_idempotent_put_is_written_once(serve, sender: str) -> None:
 @pytest.mark.parametrize("sender", SENDERS)
 async def test_read_timeout_of_a_send_is_an_unknown_outcome(serve, sender: str) -> None:  # type: ignore[no-untyped-def]
     server = await serve("hang")
-    async with client(server.url, sender, timeout=0.2) as cs:
+    async with client_on(sender, server.url, timeout=0.2) as cs:
         with pytest.raises(errors.TimeoutError) as info:
             await cs.sms.send(SEND)
     assert server.requests == 1 and info.value.outcome_unknown
@@ -115,7 +99,7 @@ async def test_read_timeout_of_a_send_is_an_unknown_outcome(serve, sender: str) 
 @pytest.mark.parametrize("sender", SENDERS)
 async def test_refused_connection_is_known_unsent_and_retried(sender: str) -> None:
     url = f"http://127.0.0.1:{closed_port()}/v3"
-    async with client(url, sender, max_retries=1) as cs:
+    async with client_on(sender, url, max_retries=1) as cs:
         with pytest.raises(errors.ConnectionError) as info:
             await cs.sms.send(SEND)
     assert not info.value.outcome_unknown

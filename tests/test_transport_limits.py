@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,27 +17,14 @@ import pytest
 from clicksend_async import AsyncClickSend, errors
 from clicksend_async._types import Timeout
 from tests.rawserver import RawServer, Seen, answer_data, raw_server
-from tests.senders import SENDERS, use_sender
+from tests.senders import SENDERS, client_on, use_sender
 
 SEND = {"messages": [{"to": "+61411111111", "body": "hi", "custom_string": "ref-1"}]}
 
 
-@contextlib.asynccontextmanager
-async def client_for(
-    sender: str, server: RawServer, **options: Any
-) -> AsyncIterator[AsyncClickSend]:
-    http = httpx.AsyncClient() if sender == "httpx" else None
+def client_for(sender: str, server: RawServer, **options: Any) -> Any:
     options.setdefault("adaptive_rate_limit", False)
-    cs = use_sender(
-        AsyncClickSend("user", "secret-key", base_url=server.url, http_client=http, **options),
-        sender,
-    )
-    try:
-        yield cs
-    finally:
-        await cs.aclose()
-        if http is not None:
-            await http.aclose()
+    return client_on(sender, server.url, **options)
 
 
 # -- escaping ------------------------------------------------------------------------------------
