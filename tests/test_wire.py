@@ -630,3 +630,53 @@ async def test_https_with_a_trusted_certificate_reuses_its_tls_connection(
         server.close()
         await server.wait_closed()
     assert connections == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_bytes_after_an_answer_in_the_same_read_never_reach_it(method: str) -> None:
+    """A second answer (GET) or a body a HEAD answer must not have, arriving in the same bytes
+    as the answer itself, is not added to that answer; the connection is dropped."""
+
+    async def answer(writer: asyncio.StreamWriter, number: int) -> None:
+        if method == "HEAD":
+            writer.write(ok(body=ENVELOPE))  # a HEAD answer with its body: not allowed
+        else:
+            writer.write(ok() + ok(body=b'{"forged": true}'))  # one request, two answers
+
+    sender = WireSender(timeout=2.0, max_connections=None)
+    async with wire_server(answer) as server:
+        got = await sender.send(
+            method, server.url + "/account", params=None, headers={}, content=None
+        )
+        again = await sender.send(
+            "GET", server.url + "/account", params=None, headers={}, content=None
+        )
+        await sender.aclose()
+    assert got.content == (b"" if method == "HEAD" else ENVELOPE)
+    assert again.content == ENVELOPE and server.connections == 2
+
+
+async def test_aclose_sends_nothing_for_calls_still_waiting_for_a_connection() -> None:
+    two_in_flight = asyncio.Event()
+
+    async def answer(writer: asyncio.StreamWriter, number: int) -> None:
+        if number == 2:
+            two_in_flight.set()  # the other four calls wait for a connection
+        await asyncio.sleep(0.3)
+        writer.write(ok())
+
+    sender = WireSender(timeout=5.0, max_connections=2)
+    async with wire_server(answer) as server:
+        url = server.url + "/account"
+        calls = [
+            asyncio.ensure_future(sender.send("GET", url, params=None, headers={}, content=None))
+            for _ in range(6)
+        ]
+        await asyncio.wait_for(two_in_flight.wait(), 5)
+        await sender.aclose()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        await asyncio.sleep(0.1)
+    assert server.requests == 2 and server.connections == 2
+    assert sum(isinstance(o, errors.ClientClosedError) for o in outcomes) == 4
+    assert all(isinstance(o, (httpx.TransportError, errors.ClientClosedError)) for o in outcomes)
+    assert (sender.connections_in_use, sender._slots_taken, len(sender._slot_waiters)) == (0, 0, 0)

@@ -112,6 +112,7 @@ class _Connection(asyncio.Protocol):
         self.limit = 0
         self.no_body = False  # HEAD: the headers end the answer
         self.headers_done = False
+        self.settled = False  # the waiter has its answer: nothing more may touch it
         self.lost = False
         self.reusable = False
         self.last_data = 0.0
@@ -173,6 +174,10 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.settled:  # a second answer in the same bytes: nobody asked for it
+            raise _Refused(_unsolicited())
+
     def on_header(self, name: bytes, value: bytes) -> None:
         answer = self.answer
         answer.headers.append((name, value))
@@ -203,6 +208,8 @@ class _Connection(asyncio.Protocol):
             self._settle()
 
     def on_body(self, body: bytes) -> None:
+        if self.settled:  # a body after a HEAD answer, which has none
+            raise _Refused(_unsolicited())
         answer = self.answer
         answer.size += len(body)
         answer.chunks.append(body)
@@ -218,6 +225,7 @@ class _Connection(asyncio.Protocol):
     # -- helpers ----------------------------------------------------------------------------
 
     def _settle(self) -> None:
+        self.settled = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(self.answer)
@@ -234,6 +242,7 @@ class _Connection(asyncio.Protocol):
         self.limit = limit
         self.no_body = no_body
         self.headers_done = False
+        self.settled = False
         self.reusable = False
         self.waiter = waiter = self.loop.create_future()
         return waiter
@@ -241,8 +250,11 @@ class _Connection(asyncio.Protocol):
     def discard(self) -> None:
         """Close it for good, its answer abandoned (nobody will await the waiter again)."""
         waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.cancel()
+        if waiter is not None:
+            if not waiter.done():
+                waiter.cancel()
+            elif not waiter.cancelled():
+                waiter.exception()  # its failure lost the race with a cancel: seen, not logged
         self.abort()
 
     def abort(self) -> None:
@@ -250,6 +262,10 @@ class _Connection(asyncio.Protocol):
         self.lost = True
         if self.transport is not None:
             self.transport.abort()
+
+
+def _unsolicited() -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError("the server sent bytes after its answer")
 
 
 def _too_many_header_bytes() -> httpx.RemoteProtocolError:
@@ -469,12 +485,17 @@ class WireSender:
     ) -> _Connection:
         await self._take_slot(pool, method, url)
         try:
+            if self._closed:  # closed while this call waited for a slot: send nothing more
+                raise ClientClosedError("this client is closed; create a new one")
             idle = self._idle.get(target.key)
             reused = self._pop_idle(loop, idle) if idle else None
             if reused is not None:
                 self._in_use.add(reused)
                 return reused
             connection = await self._connect(loop, target, connect, method, url)
+            if self._closed:  # closed while connecting
+                connection.abort()
+                raise ClientClosedError("this client is closed; create a new one")
         except BaseException:
             self._give_slot()
             raise
