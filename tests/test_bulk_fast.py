@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,7 +20,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from clicksend_async import AsyncClickSend
+from clicksend_async._operation import WireBody
 from clicksend_async.bulk import MemoryCheckpoint
+from clicksend_async.bulk import _send as bulk_send
 from clicksend_async.bulk import _validate as bulk_validate
 from clicksend_async.models import clicksend as m
 from tests.bulk_helpers import numbers
@@ -115,6 +118,82 @@ def test_a_message_is_sent_as_its_model_would_dump_it(channel: str, raw: dict[st
         }  # fmt: skip
 
 
+SMS_TEXT = st.one_of(
+    st.text(max_size=8), st.sampled_from(["", " ", "\t\n", "é ✓", "a\udc80b"]), LONE_SURROGATES
+)
+SMS_KEY = st.sampled_from(["from", "source", "country", "from_email", "custom_string", "subject"])
+
+
+@st.composite
+def sms_messages(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly the usual SMS message (strings only, a plain number), with the near misses the
+    one-step path must leave to the general one."""
+    to = draw(st.one_of(PHONE, PHONE.map(lambda n: n + "\n"), st.just("0411 111 111"), VALUE))
+    body = draw(st.one_of(st.text(min_size=1, max_size=12), SMS_TEXT, VALUE))
+    message: dict[str, Any] = {"to": to, "body": body}
+    for key in draw(st.lists(SMS_KEY, max_size=4, unique=True)):
+        message[key] = draw(SMS_TEXT if draw(st.integers(0, 4)) else VALUE)
+    if draw(st.integers(0, 9)) == 0:
+        message[draw(st.sampled_from(["list_id", "schedule", "from_"]))] = str(SOON)
+    keys = draw(st.permutations(list(message)))
+    return {key: message[key] for key in keys}
+
+
+@settings(max_examples=600, deadline=None)
+@given(raw=sms_messages(), digest=st.booleans())
+def test_the_usual_sms_message_in_one_step_is_what_the_general_path_gives(
+    raw: dict[str, Any], digest: bool
+) -> None:
+    fast = bulk_validate.prepare("sms", raw, 3, "run-0-3", {}, m.SmsMessage, digest=digest)
+    general = bulk_validate.prepare_general("sms", raw, 3, "run-0-3", {}, m.SmsMessage, digest)
+    assert fast == general
+    if isinstance(fast, bulk_validate.Prepared):
+        assert isinstance(general, bulk_validate.Prepared)
+        assert list(fast.wire.items()) == list(general.wire.items())  # the bytes sent
+
+
+def test_the_one_step_path_takes_the_usual_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It is taken (not only equivalent): the usual message never reaches the general path."""
+
+    def general(*args: Any) -> None:
+        raise AssertionError("the usual message went through the general path")
+
+    monkeypatch.setattr(bulk_validate, "prepare_general", general)
+    message = {"to": "+61411111111", "body": "hello", "custom_string": ""}
+    for digest in (False, True):
+        prepared = bulk_validate.prepare(
+            "sms", message, 0, "run-0-0", {}, m.SmsMessage, digest=digest
+        )
+        assert isinstance(prepared, bulk_validate.Prepared)
+    assert list(prepared.wire.items()) == [
+        ("body", "hello"), ("to", "+61411111111"), ("custom_string", "run-0-0"),
+    ]  # fmt: skip
+
+
+class PlainScheduled(BaseModel):
+    """A message model where schedule and list_id are plain strings: still checked."""
+
+    body: str
+    to: str | None = None
+    custom_string: str | None = None
+    schedule: str | None = None
+    list_id: str | None = None
+
+
+@pytest.mark.parametrize(
+    "extra", [{"schedule": "99999999999999"}, {"list_id": "42"}], ids=["schedule", "list_id"]
+)
+def test_fields_the_checks_read_keep_the_general_path(extra: dict[str, str]) -> None:
+    raw = {"to": "+61411111111", "body": "x", **extra}
+    fast = bulk_validate.prepare("sms", raw, 0, "r", {}, PlainScheduled, digest=False)
+    assert fast == bulk_validate.prepare_general("sms", raw, 0, "r", {}, PlainScheduled, False)
+    if "schedule" in extra:
+        assert isinstance(fast, bulk_validate.MessageOutcome)
+        assert fast.reason == "schedule: more than 10 years ahead"
+    else:
+        assert isinstance(fast, bulk_validate.Prepared) and fast.outcome.list_id == 42
+
+
 def test_the_shortcut_leaves_what_the_model_changes_to_the_model() -> None:
     """Numbers become strings, Python names wire names, a missing required field is named."""
     sms = bulk_validate.prepare("sms", {"to": 61411111111, "body": "x"}, 0, "r", {}, m.SmsMessage)
@@ -161,6 +240,68 @@ def test_canonical_refuses_what_json_cannot_carry(bad: Any) -> None:
         bulk_validate.canonical({"a": [bad]})
 
 
+FINITE_JSON = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False), st.text(),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(), inner, max_size=3)
+    ),
+    max_leaves=8,
+)  # fmt: skip
+SHARED_VALUE = st.one_of(
+    FINITE_JSON, st.just(math.nan), st.just(datetime(2026, 1, 1)), LONE_SURROGATES
+)
+
+
+def no_floats(value: Any) -> bool:
+    if isinstance(value, float):
+        return False
+    if isinstance(value, dict):
+        return all(no_floats(v) for v in value.values())
+    if isinstance(value, list):
+        return all(no_floats(v) for v in value)
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shared=st.dictionaries(st.sampled_from(["from", "media_file", "messages", "é"]), SHARED_VALUE),
+    messages=st.lists(st.dictionaries(st.text(max_size=4), FINITE_JSON, max_size=4), max_size=4),
+)
+def test_a_chunk_body_is_its_compact_json_in_utf8(
+    shared: dict[str, Any], messages: list[dict[str, Any]]
+) -> None:
+    body = bulk_send.chunk_body(shared, bulk_send.body_head(shared), messages)
+    expected = {**shared, "messages": messages}
+    assert list(body.items()) == list(expected.items())
+    try:
+        json.dumps(shared, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        writable = "messages" not in shared
+    except (TypeError, ValueError):  # NaN, a datetime, a lone surrogate
+        writable = False
+    if not writable:  # the core encodes it (and refuses what it cannot)
+        assert type(body) is dict
+        return
+    assert isinstance(body, WireBody)
+    decoded = json.loads(body.content)
+    assert list(decoded) == list(expected) and decoded == json.loads(json.dumps(expected))
+    if no_floats(expected):  # a float may be spelled another way (1e16 for 1e+16)
+        text = json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
+        assert body.content == text.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "shared",
+    [{"messages": []}, {"from": math.nan}, {"from": datetime(2026, 1, 1)}, {"é": "\udfff"}],
+)
+def test_a_body_the_engine_cannot_write_is_left_to_the_core(shared: dict[str, Any]) -> None:
+    assert bulk_send.body_head(shared) is None
+    body = bulk_send.chunk_body(shared, None, [{"to": "+61411111111"}])
+    assert type(body) is dict and body["messages"] == [{"to": "+61411111111"}]
+
+
 def recording(router: respx.MockRouter, bodies: list[bytes], answer: Any = None) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         bodies.append(request.content)
@@ -201,8 +342,9 @@ async def test_each_body_is_the_models_dump_and_the_checkpoint_digests_what_was_
         expected = [reference_prepare("sms", inputs[i], f"{run_id}-{chunk}-{i}") for i in indices]
         assert all(e is not None for e in expected)
         wires = [e[0] for e in expected if e is not None]
-        # The bytes sent are what the model's dump gives (json_body: compact JSON).
-        assert body == json.dumps({"messages": wires}, separators=(",", ":")).encode()
+        # The bytes sent are what the model's dump gives: compact JSON, text as UTF-8.
+        expected_body = json.dumps({"messages": wires}, separators=(",", ":"), ensure_ascii=False)
+        assert body == expected_body.encode()
         # The recorded digest is that of the messages in these bytes, at their input positions.
         sent = json.loads(body)["messages"]
         digests = [reference_prepare("sms", message, "unused") for message in sent]

@@ -92,8 +92,11 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
             and answer.get("status") == "SUCCESS"
             and answer.get("custom_string") == outcome.reference
             and answer.get("to") == outcome.to
-        ):  # the usual answer (JSON): what _fits and _settle decide, in one step
-            _accept(outcome, answer.get("message_id"), accepted)
+        ):  # the usual answer (JSON): what _fits and _settle (_accept) decide, in one step
+            message_id = answer.get("message_id")
+            outcome.message_id = message_id if message_id is None else str(message_id)
+            outcome.status = "SUCCESS"
+            accepted.append(outcome)
             position += 1
             continue
         elif position < count and _fits(outcome, answers[position]):

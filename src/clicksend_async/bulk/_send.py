@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import os
 import secrets
 import time
@@ -15,9 +16,10 @@ from typing import Any, Final
 import anyio
 from anyio.abc import TaskGroup
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from clicksend_async import errors
-from clicksend_async._operation import Operation
+from clicksend_async._operation import Operation, WireBody
 from clicksend_async.bulk._calls import BulkClient, field_of, outcome_unknown, send_chunk
 from clicksend_async.bulk._checkpoint import (
     PartRecord,
@@ -34,7 +36,8 @@ from clicksend_async.bulk._validate import (
     MAX_PER_REQUEST,
     Prepared,
     chunk_digest,
-    prepare,
+    prepare_general,
+    ready_sms,
     shared_digest,
 )
 
@@ -159,11 +162,15 @@ class _Engine:
         self.last_recorded = run.last_chunk
         self.held_back: list[_Part] = []
         self.items: dict[int, _Ready] = {}  # the current chunk's sendable messages
+        self.any_late = False  # ... one of them scheduled in the past
         self.outcomes: dict[int, MessageOutcome] = {}  # ... their outcomes
         self.refused: dict[int, MessageOutcome] = {}  # ... and its rejected ones
         self.pending: dict[tuple[int, int], list[MessageOutcome]] = {}  # dispatched, not begun
         self.fatal: BaseException | None = None
         self.started = time.monotonic()
+        self.body_head = body_head(shared)
+        self.sms = self.channel == "sms"
+        self.with_digest = store is not None  # only a checkpoint compares digests
 
     # -- the input ------------------------------------------------------------------------------
 
@@ -183,7 +190,8 @@ class _Engine:
         await self._progress()
 
     async def _read(self, messages: Iterable[Any] | AsyncIterable[Any]) -> None:
-        chunk, read, size = 0, 0, self.chunk_size
+        chunk, read, size, take = 0, 0, self.chunk_size, self._take
+        prefix = self._reference_prefix(chunk)
         # The same loop twice: a sync input is read without an async generator per message.
         if isinstance(messages, AsyncIterable):
             index = -1
@@ -194,8 +202,9 @@ class _Engine:
                 if index // size != chunk:
                     await self._complete(chunk)
                     chunk = index // size
+                    prefix = self._reference_prefix(chunk)
                 read += 1
-                self._take(chunk, index, raw)
+                take(prefix, index, raw)
         else:
             for index, raw in enumerate(messages):
                 if self.fatal is not None:
@@ -203,8 +212,9 @@ class _Engine:
                 if index // size != chunk:
                     await self._complete(chunk)
                     chunk = index // size
+                    prefix = self._reference_prefix(chunk)
                 read += 1
-                self._take(chunk, index, raw)
+                take(prefix, index, raw)
         if read and self.fatal is None:
             await self._complete(chunk)
         if self.book.parts and self.fatal is None:  # recorded chunks past the end of the input
@@ -216,19 +226,32 @@ class _Engine:
             self._save({"kind": "end", "total": read})  # the campaign's length, for its report
         await self._release_held_back()
 
-    def _take(self, chunk: int, index: int, raw: Any) -> None:
+    def _reference_prefix(self, chunk: int) -> str:
+        """What the references of a chunk's messages start with: ``{run}-{chunk}-{index}``."""
+        return f"{self.report.run_id}-{chunk}-"
+
+    def _take(self, prefix: str, index: int, raw: Any) -> None:
+        """Read message ``index``: kept to send (``items``, ``outcomes``) or ``refused``, in
+        input order."""
         self.report.total += 1
-        reference = f"{self.report.run_id}-{chunk}-{index}"
-        item = prepare(
-            self.channel, raw, index, reference, self.shared, self.item_model,
-            digest=self.store is not None,
-        )  # fmt: skip
+        reference = prefix + str(index)
+        if self.sms and type(raw) is dict:  # the usual message, in one step
+            ready = ready_sms(raw, index, reference, self.item_model, self.with_digest)
+            if ready is not None:
+                outcome, wire, digest = ready
+                self.items[index] = (wire, digest, None, None)
+                self.outcomes[index] = outcome
+                return
+        item = prepare_general(
+            self.channel, raw, index, reference, self.shared, self.item_model, self.with_digest
+        )
         if isinstance(item, MessageOutcome):
             self.report.rejected.append(item)
             self.refused[index] = item
         else:
             self.items[index] = _ready(item)
             self.outcomes[index] = item.outcome
+            self.any_late = self.any_late or item.late is not None
 
     async def _complete(self, chunk: int) -> None:
         """Every message of ``chunk`` has been read: check it against the checkpoint, settle what
@@ -243,29 +266,32 @@ class _Engine:
             self._resume(record)
         if resumed:
             self.report.resumed_chunks += 1
+        refused = list(self.refused.values())
         fresh: list[_Ready] = []
         fresh_outcomes: list[MessageOutcome] = []
-        refused = list(self.refused.values())
-        for index, item in sorted(self.items.items()):
-            if index in covered:
-                continue
-            outcome, late = self.outcomes[index], item[LATE]
-            if late is not None:  # refused now, though a resumed run may have sent it
-                outcome.status, outcome.reason = "INVALID", late
-                self.report.rejected.append(outcome)
-                refused.append(outcome)
-            else:
-                fresh.append(item)
-                fresh_outcomes.append(outcome)
+        if not covered and not self.any_late:  # the usual chunk: all it kept, in input order
+            fresh, fresh_outcomes = list(self.items.values()), list(self.outcomes.values())
+        else:
+            for index, item in self.items.items():  # in input order
+                if index in covered:
+                    continue
+                outcome, late = self.outcomes[index], item[LATE]
+                if late is not None:  # refused now, though a resumed run may have sent it
+                    outcome.status, outcome.reason = "INVALID", late
+                    self.report.rejected.append(outcome)
+                    refused.append(outcome)
+                else:
+                    fresh.append(item)
+                    fresh_outcomes.append(outcome)
         if refused and isinstance(self.store, Claiming):  # in no request: the campaign's
             # merged report learns of them from this record
             self._save(
                 {"kind": "refused", "chunk": chunk, "messages": [o.record() for o in refused]}
             )
-        self.items, self.outcomes, self.refused = {}, {}, {}
+        self.items, self.outcomes, self.refused, self.any_late = {}, {}, {}, False
         if fresh:
             number = max((r.part for r in recorded), default=-1) + 1
-            part = _part(chunk, number, fresh_outcomes, fresh, self.store is not None)
+            part = _part(chunk, number, fresh_outcomes, fresh, self.with_digest)
             self.held_back.append(part)
         if self.last_recorded is None or chunk >= self.last_recorded:
             await self._release_held_back()  # every recorded chunk up to here matched
@@ -355,7 +381,7 @@ class _Engine:
                 return  # not sent: it stays pending (not_sent)
             del self.pending[key]
             self.report.requests += 1
-            body = {**self.shared, "messages": [item[WIRE] for item in part.items]}
+            body = chunk_body(self.shared, self.body_head, [item[WIRE] for item in part.items])
             part.items = []  # the body holds what is still needed of them
             record: dict[str, Any] | None = None
             failure: ChunkFailure | None = None
@@ -505,6 +531,42 @@ class _Engine:
                 await result
         except Exception as exc:  # the caller's callback: its error ends the run, as itself
             self._stop(exc)
+
+
+# json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False), built once
+_SHARED_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def body_head(shared: dict[str, Any]) -> bytes | None:
+    """Each request body's bytes up to its messages (``{"shared":...,"messages":``), or None
+    when the core is to encode the whole body: a shared field JSON cannot carry, or one named
+    ``messages`` (the engine's own field replaces it)."""
+    if "messages" in shared:
+        return None
+    try:
+        encoded = _SHARED_ENCODER.encode(shared).encode("utf-8")
+    except (TypeError, ValueError):  # (UnicodeEncodeError: a lone surrogate)
+        return None
+    return encoded[:-1] + (b',"messages":' if shared else b'"messages":')
+
+
+def chunk_body(
+    shared: dict[str, Any], head: bytes | None, messages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A send request's body, its bytes made here in one pass: ``json.dumps(body,
+    separators=(",", ":"), ensure_ascii=False)`` in UTF-8 (pydantic-core writes the messages,
+    ~4x faster than the ``json`` encoder on 1,000 of them; a float may be spelled differently,
+    ``1e16`` for ``1e+16``, the same number). Only for what ``prepare`` sends: strings, or a
+    model's JSON dump that :func:`canonical` accepted, so no NaN or infinity (which ``to_json``
+    would write as null). Without ``head`` the core encodes the body, as for any request."""
+    body = {**shared, "messages": messages}
+    if head is None:
+        return body  # the core encodes it, and names what cannot be sent
+    try:
+        content = head + to_json(messages) + b"}"
+    except Exception:  # something pydantic-core cannot write: the core encodes it
+        return body
+    return WireBody(body, content)
 
 
 def _answered_as_json(client: BulkClient, operation: Operation[Any]) -> Operation[Any]:
