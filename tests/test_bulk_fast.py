@@ -10,6 +10,7 @@ import json
 import math
 import time
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -139,13 +140,23 @@ def sms_messages(draw: st.DrawFn) -> dict[str, Any]:
     return {key: message[key] for key in keys}
 
 
+def general_path(
+    channel: str, raw: dict[str, Any], index: int, reference: str, model: Any, digest: bool
+) -> Any:
+    """What ``prepare`` gives for a message without the one-step path: the same message as a
+    mapping that is not a dict takes the general path."""
+    return bulk_validate.prepare(
+        channel, MappingProxyType(raw), index, reference, {}, model, digest=digest
+    )
+
+
 @settings(max_examples=600, deadline=None)
 @given(raw=sms_messages(), digest=st.booleans())
 def test_the_usual_sms_message_in_one_step_is_what_the_general_path_gives(
     raw: dict[str, Any], digest: bool
 ) -> None:
     fast = bulk_validate.prepare("sms", raw, 3, "run-0-3", {}, m.SmsMessage, digest=digest)
-    general = bulk_validate.prepare_general("sms", raw, 3, "run-0-3", {}, m.SmsMessage, digest)
+    general = general_path("sms", raw, 3, "run-0-3", m.SmsMessage, digest)
     assert fast == general
     if isinstance(fast, bulk_validate.Prepared):
         assert isinstance(general, bulk_validate.Prepared)
@@ -158,7 +169,7 @@ def test_the_one_step_path_takes_the_usual_message(monkeypatch: pytest.MonkeyPat
     def general(*args: Any) -> None:
         raise AssertionError("the usual message went through the general path")
 
-    monkeypatch.setattr(bulk_validate, "prepare_general", general)
+    monkeypatch.setattr(bulk_validate, "_problem", general)  # the general path's first check
     message = {"to": "+61411111111", "body": "hello", "custom_string": ""}
     for digest in (False, True):
         prepared = bulk_validate.prepare(
@@ -186,7 +197,7 @@ class PlainScheduled(BaseModel):
 def test_fields_the_checks_read_keep_the_general_path(extra: dict[str, str]) -> None:
     raw = {"to": "+61411111111", "body": "x", **extra}
     fast = bulk_validate.prepare("sms", raw, 0, "r", {}, PlainScheduled, digest=False)
-    assert fast == bulk_validate.prepare_general("sms", raw, 0, "r", {}, PlainScheduled, False)
+    assert fast == general_path("sms", raw, 0, "r", PlainScheduled, False)
     if "schedule" in extra:
         assert isinstance(fast, bulk_validate.MessageOutcome)
         assert fast.reason == "schedule: more than 10 years ahead"

@@ -36,7 +36,7 @@ from clicksend_async.bulk._validate import (
     MAX_PER_REQUEST,
     Prepared,
     chunk_digest,
-    prepare_general,
+    prepare,
     ready_sms,
     shared_digest,
 )
@@ -242,9 +242,10 @@ class _Engine:
                 self.items[index] = (wire, digest, None, None)
                 self.outcomes[index] = outcome
                 return
-        item = prepare_general(
-            self.channel, raw, index, reference, self.shared, self.item_model, self.with_digest
-        )
+        item = prepare(  # (an SMS message that was not the usual one is looked at again: rare)
+            self.channel, raw, index, reference, self.shared, self.item_model,
+            digest=self.with_digest,
+        )  # fmt: skip
         if isinstance(item, MessageOutcome):
             self.report.rejected.append(item)
             self.refused[index] = item

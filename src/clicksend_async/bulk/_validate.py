@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
@@ -127,23 +127,11 @@ def prepare(
     digest is ever compared) leaves ``Prepared.digest`` empty: a message of plain strings is then
     only checked to be sendable as UTF-8, not encoded to its canonical JSON.
     """
-    if type(raw) is dict and channel == "sms":
+    if type(raw) is dict and channel == "sms":  # (any other mapping: the general path)
         ready = ready_sms(raw, index, reference, item_model, digest)
         if ready is not None:
             return Prepared(*ready, None)
-    return prepare_general(channel, raw, index, reference, shared, item_model, digest)
-
-
-def prepare_general(
-    channel: str,
-    raw: Any,
-    index: int,
-    reference: str,
-    shared: Mapping[str, Any],
-    item_model: type[BaseModel],
-    digest: bool,
-) -> Prepared | MessageOutcome:
-    """:func:`prepare` for any message: every check, the model where a shortcut cannot tell."""
+    # The general path: every check, then the model where a shortcut cannot tell.
     outcome = MessageOutcome(index, reference, status="INVALID")
     try:
         wire = _wire(raw)
@@ -194,17 +182,16 @@ def prepare_general(
 
 # -- the usual SMS message, in one step ---------------------------------------------------------
 #
-# {"to": "+61...", "body": "...", maybe more plain string fields}: what ``prepare_general``
+# {"to": "+61...", "body": "...", maybe more plain string fields}: what prepare's general path
 # decides for it (sendable: a number that needs no separator removed, a body that is not blank,
 # strings UTF-8 can carry, no schedule or list), without its separate passes. Anything else (a
-# value of another type, a refusal, a field the checks read) gets None here and goes through
-# ``prepare_general``; tests/test_bulk_fast.py checks that both give the same result.
+# value of another type, a refusal, a field the checks read) gets None here and takes the general
+# path; tests/test_bulk_fast.py checks that both give the same result.
 
-# (model, the message's keys) -> (the wire names in the dump's order, custom_string included, as
-# a dict of None; the keys besides to and body), or None when such a message goes through
-# ``prepare_general``
+# _SMS_SHAPES: (model, the message's keys) -> (the wire names in the dump's order, custom_string
+# included, as a dict of None; the keys besides to and body), or None when such a message takes
+# the general path
 _SmsShape = tuple[dict[str, None], tuple[str, ...]]
-_SMS_SHAPES: dict[tuple[type[BaseModel], tuple[Any, ...]], _SmsShape | None] = {}
 _READ_BY_CHECKS = frozenset({"list_id", "schedule"})  # _problem reads them: not in one step
 
 
@@ -213,11 +200,7 @@ def ready_sms(
 ) -> tuple[MessageOutcome, dict[str, Any], bytes] | None:
     """(outcome, wire form, digest) of a usual SMS message, as :func:`prepare` gives them, or
     None: the message needs ``prepare``'s general path."""
-    keys = tuple(raw)
-    try:
-        shape = _SMS_SHAPES[item_model, keys]
-    except KeyError:
-        shape = _sms_shape(item_model, keys)
+    shape = _SMS_SHAPES[item_model, tuple(raw)]
     if shape is None:
         return None
     order, others = shape
@@ -233,7 +216,7 @@ def ready_sms(
     if digest:
         try:
             content = canonical(wire)
-        except Exception:  # a lone surrogate: prepare_general names the field
+        except Exception:  # a lone surrogate: prepare names the field
             return None
         message_digest = hashlib.sha256(content).digest()[:DIGEST_BYTES]
     else:
@@ -252,8 +235,6 @@ def _sms_shape(item_model: type[BaseModel], keys: tuple[Any, ...]) -> _SmsShape 
             if order is not None:
                 others = tuple(k for k in keys if k not in ("to", "body"))
                 shape = dict.fromkeys(order[0]), others
-    if len(_SMS_SHAPES) < _ORDERS_KEPT:
-        _SMS_SHAPES[item_model, keys] = shape
     return shape
 
 
@@ -319,11 +300,7 @@ _PLAIN_FIELDS: dict[type[BaseModel], _Plain | None] = {}
 def _plain(wire: dict[str, Any], item_model: type[BaseModel]) -> dict[str, Any] | None:
     """``wire`` in the model's order when validating and dumping it would change nothing, else
     None (the model has to validate it)."""
-    keys = tuple(wire)
-    try:
-        order = _PLAIN_ORDERS[item_model, keys]
-    except KeyError:
-        order = _plain_order(item_model, keys)
+    order = _PLAIN_ORDERS[item_model, tuple(wire)]
     if order is None:
         return None
     nullable = order[1]
@@ -333,10 +310,24 @@ def _plain(wire: dict[str, Any], item_model: type[BaseModel]) -> dict[str, Any] 
     return {name: wire[name] for name in order[0]}
 
 
-# (model, the message's keys in its order) -> (the keys in the dump's order, the nullable ones),
-# or None when such a message needs the model; a campaign's messages share a few key sets.
-_PLAIN_ORDERS: dict[tuple[type[BaseModel], tuple[Any, ...]], _Order | None] = {}
 _ORDERS_KEPT = 256
+_Key = tuple[type[BaseModel], tuple[Any, ...]]  # (model, a message's keys in its order)
+_T = TypeVar("_T")
+
+
+class _Shapes(dict[_Key, _T]):
+    """What ``make(model, keys)`` gives, made on first lookup; a campaign's messages share a few
+    key sets, so at most ``_ORDERS_KEPT`` are kept (any more are made on each lookup)."""
+
+    def __init__(self, make: Callable[[type[BaseModel], tuple[Any, ...]], _T]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: _Key) -> _T:
+        value = self.make(*key)
+        if len(self) < _ORDERS_KEPT:
+            self[key] = value
+        return value
 
 
 def _plain_order(item_model: type[BaseModel], keys: tuple[Any, ...]) -> _Order | None:
@@ -352,9 +343,13 @@ def _plain_order(item_model: type[BaseModel], keys: tuple[Any, ...]) -> _Order |
         if present <= fields.keys() and present >= required:
             ordered = tuple(name for name in fields if name in present)
             order = ordered, frozenset(name for name in ordered if fields[name])
-    if len(_PLAIN_ORDERS) < _ORDERS_KEPT:
-        _PLAIN_ORDERS[item_model, keys] = order
     return order
+
+
+# (model, the message's keys in its order) -> (the keys in the dump's order, the nullable ones),
+# or None when such a message needs the model
+_PLAIN_ORDERS: _Shapes[_Order | None] = _Shapes(_plain_order)
+_SMS_SHAPES: _Shapes[_SmsShape | None] = _Shapes(_sms_shape)  # (see _SmsShape)
 
 
 def _plain_fields(item_model: type[BaseModel]) -> _Plain | None:
