@@ -5,6 +5,8 @@ that of the messages actually sent; answers are read as JSON unless strict valid
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -25,6 +27,8 @@ from clicksend_async._operation import WireBody
 from clicksend_async.bulk import MemoryCheckpoint
 from clicksend_async.bulk import _send as bulk_send
 from clicksend_async.bulk import _validate as bulk_validate
+from clicksend_async.bulk._match import attribute
+from clicksend_async.bulk._outcomes import MessageOutcome
 from clicksend_async.models import clicksend as m
 from tests.bulk_helpers import numbers
 from tests.conftest import envelope
@@ -412,3 +416,72 @@ def test_a_model_with_a_validator_is_always_validated() -> None:
         "sms", {"to": "+61411111111", "body": "hi"}, 0, "r", {}, Shouting
     )
     assert isinstance(prepared, bulk_validate.Prepared) and prepared.wire["body"] == "HI"
+
+
+# -- reading the answer: the usual one in one pass, the rest as before ---------------------------
+
+
+class Entry:
+    """An answer entry as an object (a model's shape): never taken by the one-pass reading."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.__dict__.update(fields)
+
+
+TOS = ["+61411111111", "+61411111112", "0411111113"]
+
+
+@st.composite
+def sent_and_answered(draw: st.DrawFn) -> tuple[list[MessageOutcome], list[dict[str, Any]]]:
+    outcomes = []
+    for index in range(draw(st.integers(0, 6))):
+        reference = draw(st.sampled_from([f"r-{index}", "tag"]))
+        if draw(st.integers(0, 4)):
+            outcomes.append(MessageOutcome(index, reference, to=draw(st.sampled_from(TOS))))
+        else:
+            outcomes.append(MessageOutcome(index, reference, list_id=draw(st.sampled_from([1, 2]))))
+    answers = []
+    for outcome in outcomes:
+        for _ in range(1 if outcome.to is not None else draw(st.integers(0, 2))):
+            entry: dict[str, Any] = {"custom_string": outcome.reference, "message_id": len(answers)}
+            entry["to" if outcome.to is not None else "list_id"] = outcome.to or outcome.list_id
+            entry["status"] = draw(st.sampled_from(["SUCCESS", "SUCCESS", "INVALID_RECIPIENT"]))
+            answers.append(entry)
+    if draw(st.booleans()):
+        answers = draw(st.permutations(answers))
+    if answers and draw(st.booleans()):  # one entry altered, dropped or repeated
+        where = draw(st.integers(0, len(answers) - 1))
+        change = draw(st.sampled_from(["to", "reference", "drop", "repeat", "no status"]))
+        entry = dict(answers[where])
+        if change == "to":
+            entry["to"] = "+61499999999"
+        elif change == "reference":
+            entry["custom_string"] = "other"
+        elif change == "no status":
+            del entry["status"]
+        if change == "drop":
+            del answers[where]
+        else:
+            answers[where : where + 1] = [entry, entry] if change == "repeat" else [entry]
+    return outcomes, answers
+
+
+def settled(outcomes: list[MessageOutcome], answers: list[Any]) -> list[tuple[str, Any]]:
+    copies = [copy.copy(outcome) for outcome in outcomes]
+    result = attribute(copies, answers)
+    buckets = [("accepted", o) for o in result.accepted] + [
+        ("rejected", o) for o in result.rejected
+    ]
+    buckets += [("unknown", o) for o in result.unknown]
+    return sorted(((name, dataclasses.astuple(o)) for name, o in buckets), key=lambda b: b[1][0])
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=sent_and_answered())
+def test_an_answer_read_in_one_pass_settles_as_the_general_reading(
+    case: tuple[list[MessageOutcome], list[dict[str, Any]]],
+) -> None:
+    outcomes, answers = case
+    fast = settled(outcomes, answers)
+    assert fast == settled(outcomes, [Entry(a) for a in answers])  # objects: the general way
+    assert sorted(b[1][0] for b in fast) == [o.index for o in outcomes]  # each once

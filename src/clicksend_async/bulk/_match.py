@@ -75,9 +75,26 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
     """
     result = Attribution()
     accepted = result.accepted
-    position, count = 0, len(answers)
+    # The usual answer (JSON, each message's SUCCESS entry in order): what _fits and _settle
+    # (_accept) decide for each, in one pass; from the first other entry on, the general way.
+    position = 0
+    for outcome, answer in zip(outcomes, answers, strict=False):  # (either may be longer)
+        if (
+            type(answer) is not dict
+            or outcome.to is None
+            or answer.get("status") != "SUCCESS"
+            or answer.get("custom_string") != outcome.reference
+            or answer.get("to") != outcome.to
+        ):
+            break
+        message_id = answer.get("message_id")
+        outcome.message_id = message_id if message_id is None else str(message_id)
+        outcome.status = "SUCCESS"
+        accepted.append(outcome)
+        position += 1
+    count = len(answers)
     rest: list[MessageOutcome] = []
-    for number, outcome in enumerate(outcomes):
+    for number, outcome in enumerate(outcomes[position:], position):
         if outcome.to is None:  # a list: every consecutive entry of that list
             mine = []
             while position < count and _fits(outcome, answers[position]):
@@ -86,19 +103,6 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
             if mine:
                 _settle(outcome, mine, result)
                 continue
-        elif (
-            position < count
-            and type(answer := answers[position]) is dict
-            and answer.get("status") == "SUCCESS"
-            and answer.get("custom_string") == outcome.reference
-            and answer.get("to") == outcome.to
-        ):  # the usual answer (JSON): what _fits and _settle (_accept) decide, in one step
-            message_id = answer.get("message_id")
-            outcome.message_id = message_id if message_id is None else str(message_id)
-            outcome.status = "SUCCESS"
-            accepted.append(outcome)
-            position += 1
-            continue
         elif position < count and _fits(outcome, answers[position]):
             _settle(outcome, [answers[position]], result)
             position += 1

@@ -371,15 +371,16 @@ class _Engine:
     async def _send(self, part: _Part) -> None:
         key, outcomes = (part.chunk, part.part), part.outcomes
         sent_at, until = time.time(), part.until
-        indices = [o.index for o in outcomes]
         try:
             # Write-ahead: after a crash from here on, this part is unknown, never resent.
-            ahead = inflight_record(*key, part.digest, indices, sent_at, until)
-            if isinstance(self.store, Claiming):
-                if not self._claim(part, self.store, ahead):
-                    return  # another worker has it, or the run stopped
-            elif not self._save(ahead):
-                return  # not sent: it stays pending (not_sent)
+            if self.store is not None:  # (no checkpoint: nothing to record)
+                indices = [o.index for o in outcomes]
+                ahead = inflight_record(*key, part.digest, indices, sent_at, until)
+                if isinstance(self.store, Claiming):
+                    if not self._claim(part, self.store, ahead):
+                        return  # another worker has it, or the run stopped
+                elif not self._save(ahead):
+                    return  # not sent: it stays pending (not_sent)
             del self.pending[key]
             self.report.requests += 1
             body = chunk_body(self.shared, self.body_head, [item[WIRE] for item in part.items])
