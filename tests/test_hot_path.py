@@ -7,6 +7,9 @@ import asyncio
 import copy
 import json
 import math
+import subprocess
+import sys
+import time
 from typing import Any
 
 import pytest
@@ -23,6 +26,7 @@ from clicksend_async._transport import RawResponse
 from clicksend_async._types import NOT_GIVEN, Timeout
 from clicksend_async.models.clicksend import SmsMessage, SmsSendRequest, SmsSendResponse
 from clicksend_async.resources.sms import _SEND
+from clicksend_async.sandbox import Sandbox
 from tests.rawserver import Seen, raw_server
 
 MESSAGE = {"source": "bench", "body": "Your code is 123456 – ü", "to": "+61411111111"}
@@ -299,6 +303,41 @@ async def test_a_cancellation_from_outside_is_never_turned_into_the_deadline_err
             with pytest.raises(asyncio.TimeoutError) as info:
                 await asyncio.wait_for(cs.account.get(timeout=Timeout(30.0, total=5.0)), 0.2)
             assert not isinstance(info.value, errors.ClickSendError)
+
+
+@pytest.mark.parametrize("read", [0.3, 30.0], ids=["read timeout", "total deadline"])
+async def test_a_sandbox_call_ends_at_its_deadline_natively_and_leaves_the_task_uncancelled(
+    read: float,
+) -> None:
+    """The sandbox's in-process transport holds no anyio shield: its calls take the native
+    asyncio deadline (and its read timeout is asyncio's), both ending a slow answer on time."""
+    sandbox = Sandbox(fault_script=["slow"], slow_seconds=30)
+    async with sandbox.client(max_retries=0) as cs:
+        assert cs._requests._native_deadline
+        started = time.monotonic()
+        with pytest.raises(errors.TimeoutError):
+            await cs.account.get(timeout=Timeout(read, total=0.3 if read > 1 else None))
+        assert time.monotonic() - started < 5
+        task = asyncio.current_task()
+        assert task is not None and getattr(task, "cancelling", lambda: 0)() == 0  # 3.11+
+        await asyncio.sleep(0)  # a cancellation left pending would be delivered here
+        assert await cs.account.get() is not None  # and the next call goes through
+
+
+def test_the_first_sandbox_call_does_not_import_anyios_asyncio_backend() -> None:
+    """~20 ms of imports a first call under asyncio does not need (issue 13's cold start); on
+    Python 3.10 (no Task.uncancel, no asyncio.timeout) anyio's scopes are used instead."""
+    code = (
+        "import asyncio, sys\n"
+        "from clicksend_async.sandbox import Sandbox\n"
+        "async def main():\n"
+        "    async with Sandbox().client() as cs:\n"
+        "        await cs.account.get()\n"
+        "asyncio.run(main())\n"
+        "print('anyio._backends._asyncio' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str(sys.version_info < (3, 11))
 
 
 # -- decoding: pydantic-core's parser where it can, always json.loads's result -----------------

@@ -144,11 +144,12 @@ class RequestLoop:
         self._pin = pin or LoopPin()
         # Under asyncio the total deadline can be a plain asyncio timer, cheaper than an anyio
         # cancel scope, when nothing inside a call can hold an anyio shield that should defer
-        # it: aiohttp (not httpx/httpcore, which shield their cleanup), the in-memory limiter
-        # (a shared backend shields its publishing) and no hooks (the caller's code).
-        # (Task.uncancel() needs Python 3.11: checked where the timer is set.)
+        # it: aiohttp (not httpx/httpcore, which shield their cleanup) or an httpx transport
+        # that declares it holds none (``shield_free``, e.g. the sandbox's in-process one), the
+        # in-memory limiter (a shared backend shields its publishing) and no hooks (the
+        # caller's code). (Task.uncancel() needs Python 3.11: checked where the timer is set.)
         self._native_deadline = (
-            isinstance(sender, _AIOHTTP_SENDERS)
+            (isinstance(sender, _AIOHTTP_SENDERS) or getattr(sender, "shield_free", False))
             and not limiter.shared
             and not self.hooks.request
             and not self.hooks.response
@@ -530,6 +531,7 @@ class ClientBase:
                 httpx.AsyncClient(transport=transport, timeout=timeout),
                 owned=True,
                 max_response_bytes=max_response_bytes,
+                shield_free=getattr(transport, "shield_free", False) is True,
             )
         else:
             # The pool is sized to max_concurrency: callers queue in the limiter, not the pool.

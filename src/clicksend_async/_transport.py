@@ -448,10 +448,14 @@ class HttpxSender:
         *,
         owned: bool,
         max_response_bytes: int = _constants.MAX_RESPONSE_BYTES,
+        shield_free: bool = False,
     ) -> None:
         self.client = client
         self.owned = owned
         self.max_response_bytes = max_response_bytes
+        # The client's transport (made for this sender) holds no anyio shield, so a call's
+        # deadline may cancel it natively (RequestLoop). httpx's own pool does shield.
+        self.shield_free = shield_free
 
     @property
     def timeout(self) -> httpx.Timeout:
