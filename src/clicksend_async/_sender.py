@@ -10,7 +10,7 @@ proxy and CA settings.
 from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import sniffio
@@ -25,8 +25,10 @@ from clicksend_async._transport import (
     ssl_context,
 )
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
-from clicksend_async._wire import WireSender, available
 from clicksend_async.errors import ClientClosedError
+
+if TYPE_CHECKING:  # imported by the first request that uses it (not by a sandbox's client)
+    from clicksend_async._wire import WireSender
 
 
 class DefaultSender:
@@ -76,6 +78,8 @@ class DefaultSender:
         if self._closed:
             raise ClientClosedError("this client is closed; create a new one")
         library = sniffio.current_async_library()
+        from clicksend_async._wire import WireSender, available
+
         if library == "asyncio" and self.use_wire and available():
             self.inner = WireSender(
                 timeout=self.timeout,

@@ -42,7 +42,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import yarl
 
 from clicksend_async import _constants
 from clicksend_async._types import NOT_GIVEN, NotGiven, TimeoutArg
@@ -50,6 +49,7 @@ from clicksend_async.errors import ClickSendError, ClientClosedError, redact
 
 if TYPE_CHECKING:
     import aiohttp  # imported when the first session opens: ~100 ms off `import clicksend_async`
+    import yarl  # (with aiohttp, or by the first proxy or aiohttp URL: not on a sandbox's path)
 
 
 def _aiohttp() -> types.ModuleType:
@@ -239,6 +239,8 @@ def _shown(value: str) -> str:
 
 def _parse_proxy(value: str, source: str) -> tuple[yarl.URL, str | None]:
     try:
+        import yarl
+
         url = yarl.URL(value if "://" in value else f"http://{value}")
         host = url.host
     except (TypeError, ValueError):
@@ -292,6 +294,8 @@ def _target_url(url: str) -> yarl.URL:
     if target is None:
         if len(_TARGETS) >= _constants.URL_CACHE_SIZE:
             _TARGETS.clear()  # ids in paths make URLs many: keep only recent ones
+        import yarl
+
         target = _TARGETS[url] = yarl.URL(url, encoded=True)
     return target
 

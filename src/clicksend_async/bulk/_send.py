@@ -206,14 +206,26 @@ class _Engine:
                 read += 1
                 take(prefix, index, raw)
         else:
+            # As above, with _take's one-step case in the loop (locals, no call per message). A
+            # sync input yields only at _complete, so that is where the run may have stopped.
+            report, model, digest, usual = self.report, self.item_model, self.with_digest, self.sms
+            items, outcomes = self.items, self.outcomes
             for index, raw in enumerate(messages):
-                if self.fatal is not None:
-                    return  # what was read stays not_sent
                 if index // size != chunk:
                     await self._complete(chunk)
+                    if self.fatal is not None:
+                        return  # what was read stays not_sent
                     chunk = index // size
                     prefix = self._reference_prefix(chunk)
+                    items, outcomes = self.items, self.outcomes  # (the next chunk's)
                 read += 1
+                if usual and type(raw) is dict:
+                    ready = ready_sms(raw, index, prefix + str(index), model, digest)
+                    if ready is not None:
+                        report.total += 1
+                        items[index] = (ready[1], ready[2], None, None)
+                        outcomes[index] = ready[0]
+                        continue
                 take(prefix, index, raw)
         if read and self.fatal is None:
             await self._complete(chunk)
