@@ -162,6 +162,11 @@ def test_the_usual_sms_message_in_one_step_is_what_the_general_path_gives(
     fast = bulk_validate.prepare("sms", raw, 3, "run-0-3", {}, m.SmsMessage, digest=digest)
     general = general_path("sms", raw, 3, "run-0-3", m.SmsMessage, digest)
     assert fast == general
+    # what the engine asks for once its own one-step attempt failed: the same general path
+    skipped = bulk_validate.prepare(
+        "sms", raw, 3, "run-0-3", {}, m.SmsMessage, digest=digest, one_step=False
+    )
+    assert skipped == general
     if isinstance(fast, bulk_validate.Prepared):
         assert isinstance(general, bulk_validate.Prepared)
         assert list(fast.wire.items()) == list(general.wire.items())  # the bytes sent

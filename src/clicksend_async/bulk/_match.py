@@ -87,10 +87,7 @@ def attribute(outcomes: Sequence[MessageOutcome], answers: Sequence[Any]) -> Att
             or answer.get("to") != outcome.to
         ):
             break
-        message_id = answer.get("message_id")
-        outcome.message_id = message_id if message_id is None else str(message_id)
-        outcome.status = "SUCCESS"
-        accepted.append(outcome)
+        _accept(outcome, answer.get("message_id"), accepted)
         position += 1
     count = len(answers)
     rest: list[MessageOutcome] = []

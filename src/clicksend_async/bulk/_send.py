@@ -219,14 +219,15 @@ class _Engine:
                     prefix = self._reference_prefix(chunk)
                     items, outcomes = self.items, self.outcomes  # (the next chunk's)
                 read += 1
+                reference = prefix + str(index)
                 if usual and type(raw) is dict:
-                    ready = ready_sms(raw, index, prefix + str(index), model, digest)
+                    ready = ready_sms(raw, index, reference, model, digest)
                     if ready is not None:
                         report.total += 1
                         items[index] = (ready[1], ready[2], None, None)
                         outcomes[index] = ready[0]
                         continue
-                take(prefix, index, raw)
+                self._take_general(reference, index, raw)
         if read and self.fatal is None:
             await self._complete(chunk)
         if self.book.parts and self.fatal is None:  # recorded chunks past the end of the input
@@ -244,19 +245,23 @@ class _Engine:
 
     def _take(self, prefix: str, index: int, raw: Any) -> None:
         """Read message ``index``: kept to send (``items``, ``outcomes``) or ``refused``, in
-        input order."""
-        self.report.total += 1
+        input order. (The sync loop in ``_read`` does the one-step case itself.)"""
         reference = prefix + str(index)
         if self.sms and type(raw) is dict:  # the usual message, in one step
             ready = ready_sms(raw, index, reference, self.item_model, self.with_digest)
             if ready is not None:
-                outcome, wire, digest = ready
-                self.items[index] = (wire, digest, None, None)
-                self.outcomes[index] = outcome
+                self.report.total += 1
+                self.items[index] = (ready[1], ready[2], None, None)
+                self.outcomes[index] = ready[0]
                 return
-        item = prepare(  # (an SMS message that was not the usual one is looked at again: rare)
+        self._take_general(reference, index, raw)
+
+    def _take_general(self, reference: str, index: int, raw: Any) -> None:
+        """``_take`` for a message the one-step case did not take (it is not tried again)."""
+        self.report.total += 1
+        item = prepare(
             self.channel, raw, index, reference, self.shared, self.item_model,
-            digest=self.with_digest,
+            digest=self.with_digest, one_step=False,
         )  # fmt: skip
         if isinstance(item, MessageOutcome):
             self.report.rejected.append(item)

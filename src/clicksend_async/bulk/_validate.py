@@ -119,15 +119,17 @@ def prepare(
     item_model: type[BaseModel],
     *,
     digest: bool = True,
+    one_step: bool = True,
 ) -> Prepared | MessageOutcome:
     """The message ready to send, or its outcome in ``rejected`` (status INVALID, field named).
 
     ``reference`` is used unless the message carries its own ``custom_string``, which is sent
     as given (repeated ones included). ``digest=False`` (a run without a checkpoint, where no
     digest is ever compared) leaves ``Prepared.digest`` empty: a message of plain strings is then
-    only checked to be sendable as UTF-8, not encoded to its canonical JSON.
+    only checked to be sendable as UTF-8, not encoded to its canonical JSON. ``one_step=False``
+    skips :func:`ready_sms` (a caller that already tried it for this message).
     """
-    if type(raw) is dict and channel == "sms":  # (any other mapping: the general path)
+    if one_step and type(raw) is dict and channel == "sms":  # (other mappings: the general path)
         ready = ready_sms(raw, index, reference, item_model, digest)
         if ready is not None:
             return Prepared(*ready, None)
